@@ -1,0 +1,233 @@
+//! What a request authenticates with: a bearer token, a client certificate, or nothing.
+
+use std::fmt;
+use std::time::SystemTime;
+
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{
+    CertificateDer, PrivateKeyDer, PrivatePkcs1KeyDer, PrivatePkcs8KeyDer, PrivateSec1KeyDer,
+};
+use secrecy::{ExposeSecret, SecretSlice, SecretString};
+
+use crate::{jwt, Origin, SourceError};
+
+/// The kind of credential a [`Credentials`] value carries, as `explain` reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CredentialKind {
+    /// An `Authorization: Bearer` token (a client certificate may ride along).
+    BearerToken,
+    /// A TLS client certificate only (mTLS).
+    ClientCertificate,
+    /// No credentials: anonymous, or added by someone else (`kubectl proxy`).
+    None,
+}
+
+impl CredentialKind {
+    /// The name used in `explain` output: `bearer-token`, `client-certificate` or `none`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CredentialKind::BearerToken => "bearer-token",
+            CredentialKind::ClientCertificate => "client-certificate",
+            CredentialKind::None => "none",
+        }
+    }
+}
+
+impl fmt::Display for CredentialKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The credentials of one moment: an optional bearer token, an optional client certificate
+/// identity and an optional expiry.
+///
+/// The token lives in a [`SecretString`] from the moment it is read; `Debug` shows only which
+/// parts are present. Sources hand these out behind an `Arc`, so reading the current value on
+/// the request path copies nothing.
+#[derive(Clone, Default)]
+pub struct Credentials {
+    token: Option<SecretString>,
+    identity: Option<ClientIdentity>,
+    expires_at: Option<SystemTime>,
+}
+
+impl Credentials {
+    /// No credentials at all (anonymous, or `kubectl proxy`, which adds its own).
+    pub fn anonymous() -> Self {
+        Self::default()
+    }
+
+    /// A bearer token. When the token is a JWT with an `exp` claim, that becomes
+    /// [`Credentials::expires_at`] (the claim is read, not verified: the API server verifies).
+    pub fn bearer(token: SecretString) -> Self {
+        let expires_at = jwt::expiry(token.expose_secret());
+        Self {
+            token: Some(token),
+            identity: None,
+            expires_at,
+        }
+    }
+
+    /// A client certificate identity only (mTLS, no token).
+    pub fn client_certificate(identity: ClientIdentity) -> Self {
+        Self {
+            identity: Some(identity),
+            ..Self::default()
+        }
+    }
+
+    /// Adds a client certificate identity to these credentials.
+    pub fn with_identity(mut self, identity: ClientIdentity) -> Self {
+        self.identity = Some(identity);
+        self
+    }
+
+    /// Replaces the expiry (`None`: unknown).
+    pub fn with_expiry(mut self, expires_at: Option<SystemTime>) -> Self {
+        self.expires_at = expires_at;
+        self
+    }
+
+    /// The bearer token, if any. Expose it only to build an `Authorization` header.
+    pub fn token(&self) -> Option<&SecretString> {
+        self.token.as_ref()
+    }
+
+    /// The client certificate identity, if any.
+    pub fn identity(&self) -> Option<&ClientIdentity> {
+        self.identity.as_ref()
+    }
+
+    /// When these credentials stop working, if known (for a JWT, its `exp` claim; note that
+    /// bound service-account tokens may claim a year while the kubelet rotates them hourly).
+    pub fn expires_at(&self) -> Option<SystemTime> {
+        self.expires_at
+    }
+
+    /// What these credentials are: a token wins over a certificate, since a token is what the
+    /// API server authenticates first when both are present.
+    pub fn kind(&self) -> CredentialKind {
+        if self.token.is_some() {
+            CredentialKind::BearerToken
+        } else if self.identity.is_some() {
+            CredentialKind::ClientCertificate
+        } else {
+            CredentialKind::None
+        }
+    }
+
+    /// `true` when these credentials carry anything secret (a token or a private key).
+    pub fn is_secret(&self) -> bool {
+        self.kind() != CredentialKind::None
+    }
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credentials")
+            .field("kind", &self.kind())
+            .field("token", &self.token.as_ref().map(|_| "[redacted]"))
+            .field("identity", &self.identity)
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
+}
+
+/// A TLS client certificate chain and its private key (mTLS).
+///
+/// The key's DER bytes live in a [`SecretSlice`]; `Debug` shows the number of certificates
+/// only.
+#[derive(Clone)]
+pub struct ClientIdentity {
+    certificates: Vec<CertificateDer<'static>>,
+    key: SecretSlice<u8>,
+    key_format: KeyFormat,
+}
+
+#[derive(Clone, Copy)]
+enum KeyFormat {
+    Pkcs1,
+    Pkcs8,
+    Sec1,
+}
+
+impl ClientIdentity {
+    /// Parses a PEM certificate chain (leaf first) and a PEM private key (PKCS#1, PKCS#8 or
+    /// SEC1).
+    ///
+    /// # Errors
+    ///
+    /// [`SourceError::InvalidClientIdentity`] naming `cert_origin` when the certificate PEM
+    /// holds no certificate or is malformed, or `key_origin` when the key PEM holds no private
+    /// key. Whether the key matches the certificate is checked by the client, which owns the
+    /// crypto provider.
+    pub fn from_pem(
+        cert_pem: &[u8],
+        cert_origin: Origin,
+        key_pem: &[u8],
+        key_origin: Origin,
+    ) -> Result<Self, SourceError> {
+        let certificates = CertificateDer::pem_slice_iter(cert_pem)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| SourceError::InvalidClientIdentity {
+                origin: cert_origin.clone(),
+                problem: format!("is not valid PEM ({e})"),
+            })?;
+        if certificates.is_empty() {
+            return Err(SourceError::InvalidClientIdentity {
+                origin: cert_origin,
+                problem: "holds no PEM certificate".to_owned(),
+            });
+        }
+        // The parse error of a key may quote key material: never show it.
+        let key = PrivateKeyDer::from_pem_slice(key_pem).map_err(|_| {
+            SourceError::InvalidClientIdentity {
+                origin: key_origin.clone(),
+                problem: "holds no PEM private key (PKCS#1, PKCS#8 or SEC1)".to_owned(),
+            }
+        })?;
+        let (key_format, der) = match key {
+            PrivateKeyDer::Pkcs1(k) => (KeyFormat::Pkcs1, k.secret_pkcs1_der().to_vec()),
+            PrivateKeyDer::Sec1(k) => (KeyFormat::Sec1, k.secret_sec1_der().to_vec()),
+            PrivateKeyDer::Pkcs8(k) => (KeyFormat::Pkcs8, k.secret_pkcs8_der().to_vec()),
+            _ => {
+                return Err(SourceError::InvalidClientIdentity {
+                    origin: key_origin,
+                    problem: "holds a private key format kubecred does not support".to_owned(),
+                })
+            }
+        };
+        Ok(Self {
+            certificates,
+            key: der.into(),
+            key_format,
+        })
+    }
+
+    /// The certificate chain, leaf first.
+    pub fn certificates(&self) -> &[CertificateDer<'static>] {
+        &self.certificates
+    }
+
+    /// A copy of the private key in the form rustls takes. The copy is not zeroed on drop:
+    /// hand it straight to rustls.
+    pub fn private_key(&self) -> PrivateKeyDer<'static> {
+        let der = self.key.expose_secret().to_vec();
+        match self.key_format {
+            KeyFormat::Pkcs1 => PrivatePkcs1KeyDer::from(der).into(),
+            KeyFormat::Pkcs8 => PrivatePkcs8KeyDer::from(der).into(),
+            KeyFormat::Sec1 => PrivateSec1KeyDer::from(der).into(),
+        }
+    }
+}
+
+impl fmt::Debug for ClientIdentity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientIdentity")
+            .field("certificates", &self.certificates.len())
+            .field("key", &"[redacted]")
+            .finish()
+    }
+}

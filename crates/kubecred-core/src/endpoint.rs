@@ -1,0 +1,357 @@
+//! Where the API server is and how to trust it.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::CertificateDer;
+use url::{Host, Url};
+
+use crate::{Origin, SourceError};
+
+/// A PEM bundle of CA certificates that verifies the API server's serving certificate.
+///
+/// A bundle may hold several certificates (during a CA rotation the kubelet's `ca.crt` holds
+/// the old and the new CA); the server's issuer may be any of them.
+#[derive(Clone)]
+pub struct CaBundle {
+    certificates: Arc<[CertificateDer<'static>]>,
+    origin: Origin,
+}
+
+impl CaBundle {
+    /// Parses every `CERTIFICATE` block of `pem`; other blocks are skipped.
+    ///
+    /// # Errors
+    ///
+    /// [`SourceError::InvalidCaBundle`] naming `origin` when `pem` is malformed or holds no
+    /// certificate. There is never a fall back to the system roots.
+    pub fn from_pem(pem: &[u8], origin: Origin) -> Result<Self, SourceError> {
+        let certificates = CertificateDer::pem_slice_iter(pem)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| SourceError::InvalidCaBundle {
+                origin: origin.clone(),
+                problem: format!("is not valid PEM ({e})"),
+            })?;
+        if certificates.is_empty() {
+            return Err(SourceError::InvalidCaBundle {
+                origin,
+                problem: "holds no PEM certificate".to_owned(),
+            });
+        }
+        Ok(Self {
+            certificates: certificates.into(),
+            origin,
+        })
+    }
+
+    /// The certificates, in file order.
+    pub fn certificates(&self) -> &[CertificateDer<'static>] {
+        &self.certificates
+    }
+
+    /// Where the bundle came from (named in TLS verification errors).
+    pub fn origin(&self) -> &Origin {
+        &self.origin
+    }
+}
+
+impl fmt::Debug for CaBundle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CaBundle")
+            .field("origin", &self.origin)
+            .field("certificates", &self.certificates.len())
+            .finish()
+    }
+}
+
+/// How the client verifies the API server's serving certificate.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Trust {
+    /// Only these CA certificates (in-cluster: the pod's `ca.crt`); never the system roots.
+    CaBundle(CaBundle),
+    /// The operating system's root certificates.
+    SystemRoots,
+    /// No verification at all. Dangerous: the client warns on every use.
+    InsecureSkipVerify,
+    /// Plain `http://`: there is no certificate (a `kubectl proxy` on loopback).
+    PlainHttp,
+}
+
+impl fmt::Display for Trust {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Trust::CaBundle(bundle) => write!(f, "the CA bundle from {}", bundle.origin()),
+            Trust::SystemRoots => f.write_str("the system root certificates"),
+            Trust::InsecureSkipVerify => f.write_str("nothing (insecure: verification is off)"),
+            Trust::PlainHttp => f.write_str("nothing (plain http)"),
+        }
+    }
+}
+
+/// Why a source applied and what it read: reported by `explain`, never holding a value.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Provenance {
+    /// Why the source applies (e.g. "KUBERNETES_SERVICE_HOST and _PORT are set").
+    pub reason: String,
+    /// Names of the environment variables it read.
+    pub variables: Vec<String>,
+    /// Paths of the files it read.
+    pub files: Vec<PathBuf>,
+}
+
+impl Provenance {
+    /// A provenance with a reason and nothing read.
+    pub fn new(reason: impl Into<String>) -> Self {
+        Self {
+            reason: reason.into(),
+            ..Self::default()
+        }
+    }
+
+    /// Adds variable names.
+    pub fn with_variables<S: Into<String>>(mut self, names: impl IntoIterator<Item = S>) -> Self {
+        self.variables.extend(names.into_iter().map(Into::into));
+        self
+    }
+
+    /// Adds file paths.
+    pub fn with_files<P: Into<PathBuf>>(mut self, paths: impl IntoIterator<Item = P>) -> Self {
+        self.files.extend(paths.into_iter().map(Into::into));
+        self
+    }
+}
+
+/// A resolved API server: its base URL, how to trust it, the default namespace, and whether it
+/// may receive credentials.
+///
+/// The base URL may carry a path prefix (`https://rancher.example/k8s/clusters/c-1`): request
+/// paths are appended to it.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    url: Url,
+    trust: Trust,
+    tls_server_name: Option<String>,
+    namespace: String,
+    accepts_credentials: bool,
+    proxy: Option<Url>,
+    provenance: Provenance,
+}
+
+impl Endpoint {
+    /// An endpoint at `url` verified with `trust`; namespace `default`; it accepts credentials;
+    /// no HTTP proxy; provenance "configured in code".
+    pub fn new(url: Url, trust: Trust) -> Self {
+        Self {
+            url,
+            trust,
+            tls_server_name: None,
+            namespace: "default".to_owned(),
+            accepts_credentials: true,
+            proxy: None,
+            provenance: Provenance::new("configured in code"),
+        }
+    }
+
+    /// Verifies the serving certificate against `name` instead of the URL's host.
+    pub fn with_tls_server_name(mut self, name: impl Into<String>) -> Self {
+        self.tls_server_name = Some(name.into());
+        self
+    }
+
+    /// Sets the default namespace.
+    pub fn with_namespace(mut self, namespace: impl Into<String>) -> Self {
+        self.namespace = namespace.into();
+        self
+    }
+
+    /// Declares that this endpoint must never receive credentials (`kubectl proxy` forwards a
+    /// caller's `Authorization` header upstream in place of its own). A client refuses to
+    /// compose it with credentials.
+    pub fn refusing_credentials(mut self) -> Self {
+        self.accepts_credentials = false;
+        self
+    }
+
+    /// Sends requests through this HTTP(S) proxy (explicit: the process's `HTTPS_PROXY` is
+    /// never consulted by the client itself).
+    pub fn with_proxy(mut self, proxy: Url) -> Self {
+        self.proxy = Some(proxy);
+        self
+    }
+
+    /// Records why the source applied and what it read.
+    pub fn with_provenance(mut self, provenance: Provenance) -> Self {
+        self.provenance = provenance;
+        self
+    }
+
+    /// The base URL.
+    pub fn url(&self) -> &Url {
+        &self.url
+    }
+
+    /// How the serving certificate is verified.
+    pub fn trust(&self) -> &Trust {
+        &self.trust
+    }
+
+    /// The name the serving certificate is verified against, when it is not the URL's host.
+    pub fn tls_server_name(&self) -> Option<&str> {
+        self.tls_server_name.as_deref()
+    }
+
+    /// The default namespace.
+    pub fn namespace(&self) -> &str {
+        &self.namespace
+    }
+
+    /// Whether credentials may be sent to this endpoint.
+    pub fn accepts_credentials(&self) -> bool {
+        self.accepts_credentials
+    }
+
+    /// The explicit HTTP(S) proxy, if any.
+    pub fn proxy(&self) -> Option<&Url> {
+        self.proxy.as_ref()
+    }
+
+    /// Why the source applied and what it read.
+    pub fn provenance(&self) -> &Provenance {
+        &self.provenance
+    }
+
+    /// `true` when the URL's host is a loopback address (see [`is_loopback`]).
+    pub fn is_loopback(&self) -> bool {
+        is_loopback(&self.url)
+    }
+
+    /// The base URL as people write it: the port always shown, no trailing slash
+    /// (`https://10.96.0.1:443`).
+    pub fn display_url(&self) -> String {
+        let host = match self.url.host() {
+            Some(Host::Ipv6(ip)) => format!("[{ip}]"),
+            Some(host) => host.to_string(),
+            None => String::new(),
+        };
+        let port = self
+            .url
+            .port_or_known_default()
+            .map(|p| format!(":{p}"))
+            .unwrap_or_default();
+        let path = self.url.path().trim_end_matches('/');
+        format!("{}://{host}{port}{path}", self.url.scheme())
+    }
+
+    /// The URL of `path_and_query` (which starts with `/`) on this endpoint: the path is
+    /// appended to the base URL's path prefix.
+    ///
+    /// # Errors
+    ///
+    /// A message when `path_and_query` does not start with `/`.
+    pub fn url_for(&self, path_and_query: &str) -> Result<Url, String> {
+        if !path_and_query.starts_with('/') {
+            return Err(format!(
+                "request path must start with '/', got {path_and_query:?}"
+            ));
+        }
+        let (path, query) = match path_and_query.split_once('?') {
+            Some((path, query)) => (path, Some(query)),
+            None => (path_and_query, None),
+        };
+        let mut url = self.url.clone();
+        let prefix = self.url.path().trim_end_matches('/');
+        url.set_path(&format!("{prefix}{path}"));
+        url.set_query(query);
+        url.set_fragment(None);
+        Ok(url)
+    }
+}
+
+/// `true` when `url`'s host is a loopback address: a literal in `127.0.0.0/8`, `::1`, or
+/// exactly `localhost`. Decided from the URL alone, without DNS (DESIGN.md).
+pub fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
+        Some(Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(Host::Domain(name)) => name == "localhost",
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn endpoint(url: &str) -> Endpoint {
+        Endpoint::new(url.parse().unwrap(), Trust::SystemRoots)
+    }
+
+    #[test]
+    fn url_for_keeps_a_path_prefix() {
+        let e = endpoint("https://rancher.example/k8s/clusters/c-1");
+        assert_eq!(
+            e.url_for("/api/v1/pods?limit=1").unwrap().as_str(),
+            "https://rancher.example/k8s/clusters/c-1/api/v1/pods?limit=1"
+        );
+        assert_eq!(
+            endpoint("https://10.0.0.1:6443/")
+                .url_for("/api")
+                .unwrap()
+                .as_str(),
+            "https://10.0.0.1:6443/api"
+        );
+        assert!(e.url_for("api").is_err());
+    }
+
+    #[test]
+    fn display_url_shows_the_port_and_brackets_ipv6() {
+        assert_eq!(
+            endpoint("https://10.96.0.1:443").display_url(),
+            "https://10.96.0.1:443"
+        );
+        assert_eq!(
+            endpoint("https://[::1]:6443/").display_url(),
+            "https://[::1]:6443"
+        );
+        assert_eq!(
+            endpoint("https://example.test/prefix/").display_url(),
+            "https://example.test:443/prefix"
+        );
+    }
+
+    #[test]
+    fn loopback_is_decided_without_dns() {
+        for yes in [
+            "http://127.0.0.1:8001",
+            "http://127.8.9.10",
+            "http://[::1]:8001",
+            "http://localhost:8001",
+        ] {
+            assert!(is_loopback(&yes.parse().unwrap()), "{yes}");
+        }
+        for no in [
+            "http://10.0.0.1",
+            "http://localhost.example.test",
+            "http://[::2]",
+            "http://proxy.test",
+        ] {
+            assert!(!is_loopback(&no.parse().unwrap()), "{no}");
+        }
+    }
+
+    #[test]
+    fn ca_bundle_rejects_pem_without_certificates() {
+        let err = CaBundle::from_pem(b"not a certificate\n", Origin::File("/x/ca.crt".into()))
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "CA bundle from file /x/ca.crt holds no PEM certificate"
+        );
+        assert_eq!(err.files(), vec![PathBuf::from("/x/ca.crt")]);
+    }
+}

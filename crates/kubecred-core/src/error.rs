@@ -1,0 +1,194 @@
+//! The error taxonomy every source shares.
+
+use std::fmt;
+use std::io;
+use std::path::PathBuf;
+
+/// Where a piece of configuration came from: named in errors and in `explain`, never with its
+/// value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Origin {
+    /// A file, by path (e.g. `/var/run/secrets/kubernetes.io/serviceaccount/ca.crt`).
+    File(PathBuf),
+    /// An environment variable, by name (e.g. `KUBE_CLUSTER_CA_CERT_DATA`).
+    Variable(String),
+    /// A value handed over in code.
+    Code,
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Origin::File(path) => write!(f, "file {}", path.display()),
+            Origin::Variable(name) => write!(f, "environment variable {name}"),
+            Origin::Code => f.write_str("value given in code"),
+        }
+    }
+}
+
+/// Why a source could not hand out an endpoint or credentials.
+///
+/// [`SourceError::NotApplicable`] means "this source does not apply here" (its variables are
+/// unset, say): a chain moves on to the next source. Every other variant means the source
+/// applies but is broken: a chain stops there, so a half-configured environment never falls
+/// through to another identity. Messages name the variable or file at fault, never its value.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SourceError {
+    /// The source does not apply in this environment; `reason` says why
+    /// (e.g. "KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT are not set").
+    #[error("{reason}")]
+    NotApplicable {
+        /// A sentence fragment a person can act on.
+        reason: String,
+    },
+
+    /// `variable` is unset (or blank) although `because` is set and needs it.
+    #[error("environment variable {variable} is not set, but {because} is")]
+    MissingVariable {
+        /// The variable that is missing.
+        variable: String,
+        /// The variable whose presence requires it.
+        because: String,
+    },
+
+    /// `variable` is set to something unusable; `problem` says what is wrong without quoting
+    /// the value (e.g. "is not a port number (1-65535)").
+    #[error("environment variable {variable} {problem}")]
+    InvalidVariable {
+        /// The variable at fault.
+        variable: String,
+        /// What is wrong with it.
+        problem: String,
+    },
+
+    /// Two settings that exclude each other are both present (e.g. a `_DATA` variable and its
+    /// `_FILE` twin).
+    #[error("{first} and {second} are both set: {problem}")]
+    Conflict {
+        /// One setting, by name.
+        first: String,
+        /// The other, by name.
+        second: String,
+        /// What to do about it.
+        problem: String,
+    },
+
+    /// A file the source needs does not exist.
+    #[error("{what} file {} does not exist", path.display())]
+    FileNotFound {
+        /// What the file is for ("token", "CA bundle", ...).
+        what: &'static str,
+        /// The path that was tried.
+        path: PathBuf,
+    },
+
+    /// A file the source needs could not be read (permissions, not a file, not UTF-8, ...).
+    #[error("cannot read {what} file {}", path.display())]
+    ReadFile {
+        /// What the file is for.
+        what: &'static str,
+        /// The path that was tried.
+        path: PathBuf,
+        /// The operating system's error.
+        #[source]
+        source: io::Error,
+    },
+
+    /// A file the source needs is empty or only whitespace.
+    #[error("{what} file {} is empty", path.display())]
+    EmptyFile {
+        /// What the file is for.
+        what: &'static str,
+        /// The path that was read.
+        path: PathBuf,
+    },
+
+    /// A CA bundle does not hold usable certificates.
+    #[error("CA bundle from {origin} {problem}")]
+    InvalidCaBundle {
+        /// Where the bundle came from.
+        origin: Origin,
+        /// What is wrong (e.g. "holds no PEM certificate").
+        problem: String,
+    },
+
+    /// A client certificate or key is unusable.
+    #[error("client certificate identity from {origin} {problem}")]
+    InvalidClientIdentity {
+        /// Where the certificate or key came from.
+        origin: Origin,
+        /// What is wrong.
+        problem: String,
+    },
+
+    /// The configuration would be unsafe to use (e.g. a bearer token over plain `http://` to a
+    /// non-loopback host); refused before any connection is made.
+    #[error("refused: {reason}")]
+    Refused {
+        /// Why, naming the setting at fault.
+        reason: String,
+    },
+}
+
+impl SourceError {
+    /// `true` for [`SourceError::NotApplicable`]: a chain moves on; for anything else it stops.
+    pub fn is_not_applicable(&self) -> bool {
+        matches!(self, SourceError::NotApplicable { .. })
+    }
+
+    /// A *not applicable* answer with this reason.
+    pub fn not_applicable(reason: impl Into<String>) -> Self {
+        SourceError::NotApplicable {
+            reason: reason.into(),
+        }
+    }
+
+    /// The environment variables this error names (for `explain`), in order.
+    pub fn variables(&self) -> Vec<String> {
+        let origin_var = |origin: &Origin| match origin {
+            Origin::Variable(name) => vec![name.clone()],
+            _ => Vec::new(),
+        };
+        match self {
+            SourceError::MissingVariable { variable, because } => {
+                vec![because.clone(), variable.clone()]
+            }
+            SourceError::InvalidVariable { variable, .. } => vec![variable.clone()],
+            SourceError::Conflict { first, second, .. } => vec![first.clone(), second.clone()],
+            SourceError::InvalidCaBundle { origin, .. }
+            | SourceError::InvalidClientIdentity { origin, .. } => origin_var(origin),
+            _ => Vec::new(),
+        }
+    }
+
+    /// The files this error names (for `explain`).
+    pub fn files(&self) -> Vec<PathBuf> {
+        match self {
+            SourceError::FileNotFound { path, .. }
+            | SourceError::ReadFile { path, .. }
+            | SourceError::EmptyFile { path, .. } => vec![path.clone()],
+            SourceError::InvalidCaBundle {
+                origin: Origin::File(path),
+                ..
+            }
+            | SourceError::InvalidClientIdentity {
+                origin: Origin::File(path),
+                ..
+            } => vec![path.clone()],
+            _ => Vec::new(),
+        }
+    }
+
+    /// Maps an I/O error on `path` to [`SourceError::FileNotFound`] or
+    /// [`SourceError::ReadFile`].
+    pub fn from_io(what: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Self {
+        let path = path.into();
+        if source.kind() == io::ErrorKind::NotFound {
+            SourceError::FileNotFound { what, path }
+        } else {
+            SourceError::ReadFile { what, path, source }
+        }
+    }
+}

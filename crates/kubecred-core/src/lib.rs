@@ -1,0 +1,62 @@
+//! The contracts of kubecred: how a program finds a Kubernetes API server and the credentials
+//! to call it with, independent of where it runs.
+//!
+//! This crate is the API boundary of the workspace. It holds:
+//!
+//! - the two traits every source implements: [`ApiEndpoint`] (where the API server is and how
+//!   to trust it) and [`CredentialSource`] (what to authenticate with), and [`Source`], a
+//!   source that is both and can stand in a chain;
+//! - the value types they hand out: [`Endpoint`], [`Trust`], [`CaBundle`], [`Credentials`],
+//!   [`ClientIdentity`], [`Provenance`];
+//! - the error taxonomy, [`SourceError`]: *not applicable* moves a chain on, anything else
+//!   stops it;
+//! - the environment seam, [`Environment`], through which every source reads variables, so that
+//!   tests never touch the real process environment;
+//! - [`StaticSource`], a source built from values in code, and with the `mock` feature,
+//!   `mockall` mocks of both traits (`MockApiEndpoint`, `MockCredentialSource`).
+//!
+//! ```
+//! use std::sync::Arc;
+//! use kubecred_core::{CredentialSource, Credentials, StaticSource, Trust, Endpoint};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let endpoint = Endpoint::new("https://127.0.0.1:6443".parse()?, Trust::SystemRoots);
+//! let source: Arc<dyn CredentialSource> = Arc::new(StaticSource::new(
+//!     endpoint,
+//!     Credentials::bearer("a-token".to_owned().into()),
+//! ));
+//! let credentials = source.credentials().await?;
+//! assert_eq!(credentials.kind().as_str(), "bearer-token");
+//! // The token never shows up in Debug output.
+//! assert!(!format!("{credentials:?}").contains("a-token"));
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! The key design decision: a source answers *where* and *with what* through two separate
+//! traits, so any endpoint composes with any credentials, and the value types carry enough
+//! (trust, server name, whether credentials may be sent at all) for a client to refuse an
+//! unsafe composition before it connects. The cost is that a source that is both (the
+//! in-cluster one) implements two traits and keeps its state consistent between them.
+//!
+//! Core does no network I/O and knows no concrete source.
+
+mod credentials;
+mod endpoint;
+mod environment;
+mod error;
+mod jwt;
+mod source;
+
+pub use credentials::{ClientIdentity, CredentialKind, Credentials};
+pub use endpoint::{is_loopback, CaBundle, Endpoint, Provenance, Trust};
+pub use environment::{Environment, MapEnvironment, ProcessEnvironment};
+pub use error::{Origin, SourceError};
+pub use source::{ApiEndpoint, CredentialSource, Source, StaticSource};
+
+#[cfg(feature = "mock")]
+pub use source::{MockApiEndpoint, MockCredentialSource};
+
+/// Re-exported so that users build tokens with the same `secrecy` version kubecred uses.
+pub use secrecy::{ExposeSecret, SecretString};

@@ -1,0 +1,141 @@
+//! The two traits every source implements, and a static source.
+
+use std::fmt::Debug;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::{Credentials, Endpoint, SourceError};
+
+/// Where the API server is and how to trust it.
+///
+/// # Contract
+///
+/// - [`ApiEndpoint::endpoint`] answers [`SourceError::NotApplicable`] when the source does not
+///   apply here (its variables are unset, nothing listens at its address): a chain moves on.
+///   It answers another [`SourceError`] when the source applies but is broken (one variable
+///   without the other, an empty CA file): a chain stops there. The error names the variable
+///   or file, never a value.
+/// - It may do I/O (read small files, probe a socket with a bounded timeout) and is called
+///   while a client is built or explained, never on the request path. Dropping the future
+///   cancels the work; nothing is left half-applied.
+/// - Calling it twice re-evaluates: the answer reflects the files and variables of that moment.
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait ApiEndpoint: Send + Sync + Debug {
+    /// The source's name in every message: `env`, `in-cluster`, `proxy`, or a user's own.
+    fn name(&self) -> &str;
+
+    /// Resolves the endpoint. See the trait's contract for the errors.
+    async fn endpoint(&self) -> Result<Endpoint, SourceError>;
+}
+
+/// What requests authenticate with.
+///
+/// # Contract
+///
+/// - [`CredentialSource::credentials`] returns the current credentials. After the first call
+///   it must be cheap: no lock and no file I/O on the request path (a cached `Arc`, refreshed
+///   in the background or when due). The first call may read files.
+/// - [`CredentialSource::refresh`] re-reads now; the client calls it after a `401`. A failed
+///   re-read returns the error and keeps the last good value for later calls.
+/// - Errors follow the same taxonomy as [`ApiEndpoint`]: *not applicable* or *failed*, naming
+///   the variable or file, never the secret.
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait CredentialSource: Send + Sync + Debug {
+    /// The source's name in every message.
+    fn name(&self) -> &str;
+
+    /// The current credentials.
+    async fn credentials(&self) -> Result<Arc<Credentials>, SourceError>;
+
+    /// Re-reads the credentials now (after a `401`). The default returns
+    /// [`CredentialSource::credentials`], for sources whose credentials never change.
+    async fn refresh(&self) -> Result<Arc<Credentials>, SourceError> {
+        self.credentials().await
+    }
+}
+
+/// A source that is both an [`ApiEndpoint`] and a [`CredentialSource`]: what a chain is made
+/// of. A chain takes the endpoint and the credentials from the same source.
+pub trait Source: ApiEndpoint + CredentialSource {}
+
+impl<T: ApiEndpoint + CredentialSource + ?Sized> Source for T {}
+
+macro_rules! forward {
+    ($($ptr:ident),*) => {$(
+        #[async_trait]
+        impl<T: ApiEndpoint + ?Sized> ApiEndpoint for $ptr<T> {
+            fn name(&self) -> &str {
+                (**self).name()
+            }
+            async fn endpoint(&self) -> Result<Endpoint, SourceError> {
+                (**self).endpoint().await
+            }
+        }
+
+        #[async_trait]
+        impl<T: CredentialSource + ?Sized> CredentialSource for $ptr<T> {
+            fn name(&self) -> &str {
+                (**self).name()
+            }
+            async fn credentials(&self) -> Result<Arc<Credentials>, SourceError> {
+                (**self).credentials().await
+            }
+            async fn refresh(&self) -> Result<Arc<Credentials>, SourceError> {
+                (**self).refresh().await
+            }
+        }
+    )*};
+}
+
+forward!(Arc, Box);
+
+/// A source built from values in code: a fixed endpoint and fixed credentials. For tests and
+/// for programs that get their configuration elsewhere.
+#[derive(Debug, Clone)]
+pub struct StaticSource {
+    name: String,
+    endpoint: Endpoint,
+    credentials: Arc<Credentials>,
+}
+
+impl StaticSource {
+    /// A source named `static` that always answers `endpoint` and `credentials`.
+    pub fn new(endpoint: Endpoint, credentials: Credentials) -> Self {
+        Self {
+            name: "static".to_owned(),
+            endpoint,
+            credentials: Arc::new(credentials),
+        }
+    }
+
+    /// Renames the source (the name appears in every message).
+    pub fn named(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
+    }
+}
+
+#[async_trait]
+impl ApiEndpoint for StaticSource {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    async fn endpoint(&self) -> Result<Endpoint, SourceError> {
+        Ok(self.endpoint.clone())
+    }
+}
+
+#[async_trait]
+impl CredentialSource for StaticSource {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    async fn credentials(&self) -> Result<Arc<Credentials>, SourceError> {
+        Ok(Arc::clone(&self.credentials))
+    }
+}
