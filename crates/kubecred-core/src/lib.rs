@@ -40,12 +40,14 @@
 //! unsafe composition before it connects. The cost is that a source that is both (the
 //! in-cluster one) implements two traits and keeps its state consistent between them.
 //!
-//! Core does no network I/O and knows no concrete source.
+//! Core does no network I/O and knows no concrete source; its only file I/O is the two small
+//! readers sources share ([`read_token_file`], [`read_ca_bundle_file`]).
 
 mod credentials;
 mod endpoint;
 mod environment;
 mod error;
+mod files;
 mod jwt;
 mod source;
 
@@ -53,6 +55,7 @@ pub use credentials::{ClientIdentity, CredentialKind, Credentials};
 pub use endpoint::{is_loopback, CaBundle, Endpoint, Provenance, Trust};
 pub use environment::{Environment, MapEnvironment, ProcessEnvironment};
 pub use error::{Origin, SourceError};
+pub use files::{read_ca_bundle_file, read_token_file};
 pub use source::{ApiEndpoint, CredentialSource, Source, StaticSource};
 
 #[cfg(feature = "mock")]

@@ -1,0 +1,160 @@
+//! `kubecred`: GET a path on the API server kubecred finds, or explain how it finds it.
+//!
+//! A thin layer over `kubecred-client`: parse the arguments, build the client, print. stdout
+//! carries only the response body (or the `explain` report); warnings and errors go to
+//! stderr. Exit codes: 0 success, 1 any failure, 2 usage errors (from clap).
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use kubecred_client::{error_chain, ClientBuilder, SourceName, DEFAULT_CONNECT_TIMEOUT};
+
+/// Reach a Kubernetes API server from wherever this runs: inside a pod (the service account),
+/// and, in later releases, from environment variables or a running `kubectl proxy`.
+#[derive(Debug, Parser)]
+#[command(name = "kubecred", version)]
+struct Cli {
+    /// Use this source (repeat to build a chain, in order): in-cluster
+    #[arg(long = "source", value_name = "SOURCE", global = true)]
+    sources: Vec<SourceName>,
+
+    /// Read the in-cluster token, ca.crt and namespace from DIR [env: KUBECRED_SERVICEACCOUNT_DIR]
+    #[arg(long, value_name = "DIR", global = true)]
+    serviceaccount_dir: Option<PathBuf>,
+
+    /// Give up on a request after SECONDS (default 30; connecting at most 10)
+    #[arg(long, value_name = "SECONDS", global = true, value_parser = clap::value_parser!(u64).range(1..))]
+    timeout: Option<u64>,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// GET PATH on the API server and print the body (exit 0 on 2xx)
+    Get {
+        /// The path, with an optional query: /api, /api/v1/namespaces/default/pods?limit=1
+        #[arg(value_parser = parse_path)]
+        path: String,
+    },
+    /// Evaluate every source without sending a request, and report each outcome
+    Explain {
+        /// Report format
+        #[arg(long, value_enum, default_value_t = Output::Text)]
+        output: Output,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Output {
+    Text,
+    Json,
+}
+
+fn parse_path(path: &str) -> Result<String, String> {
+    if path.starts_with('/') {
+        Ok(path.to_owned())
+    } else {
+        Err("the path must start with '/' (for example /api)".to_owned())
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(run(cli))
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_target(false)
+        .without_time()
+        .init();
+}
+
+fn builder(cli: &Cli) -> ClientBuilder {
+    let mut builder = ClientBuilder::new();
+    if !cli.sources.is_empty() {
+        builder = builder.sources(cli.sources.iter().copied());
+    }
+    if let Some(dir) = &cli.serviceaccount_dir {
+        builder = builder.serviceaccount_dir(dir);
+    }
+    if let Some(seconds) = cli.timeout {
+        let timeout = Duration::from_secs(seconds);
+        builder = builder
+            .timeout(timeout)
+            .connect_timeout(timeout.min(DEFAULT_CONNECT_TIMEOUT));
+    }
+    builder
+}
+
+async fn run(cli: Cli) -> ExitCode {
+    let builder = builder(&cli);
+    match &cli.command {
+        Command::Explain { output } => {
+            let report = builder.explain().await;
+            let text = match output {
+                Output::Text => report.to_string(),
+                Output::Json => report.to_json() + "\n",
+            };
+            if let Err(e) = std::io::stdout().write_all(text.as_bytes()) {
+                eprintln!("error: cannot write the report: {e}");
+                return ExitCode::FAILURE;
+            }
+            if report.chosen().is_some() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Command::Get { path } => {
+            let result = async {
+                let client = builder.build().await?;
+                client.get(path).await
+            }
+            .await;
+            match result {
+                Ok(response) => {
+                    let mut stdout = std::io::stdout().lock();
+                    if let Err(e) = stdout
+                        .write_all(response.body())
+                        .and_then(|()| stdout.flush())
+                    {
+                        eprintln!("error: cannot write the response: {e}");
+                        return ExitCode::FAILURE;
+                    }
+                    ExitCode::SUCCESS
+                }
+                Err(error) => {
+                    let hint = if error.report().is_some() {
+                        "\n(run `kubecred explain` to see every source's outcome)"
+                    } else {
+                        ""
+                    };
+                    eprintln!("error: {}{hint}", error_chain(&error));
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}

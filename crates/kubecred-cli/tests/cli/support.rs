@@ -1,0 +1,162 @@
+//! Running the real `kubecred` binary in a pod-like setting: a stand-in API server over TLS
+//! and a kubelet-style service-account directory.
+
+use std::path::Path;
+use std::process::Command;
+use std::sync::Mutex;
+
+use kubecred_testing::{ApiServer, Authentication, ServiceAccountDir, ServiceAccountFiles};
+
+/// The pod's token: a JWT whose `exp` is 2030-01-01T00:00:00Z (1893456000). Distinctive, so
+/// the no-secret test can search every output for it (or for its signature).
+pub(crate) const TOKEN: &str = "eyJhbGciOiJSUzI1NiJ9.eyJleHAiOjE4OTM0NTYwMDAsInN1YiI6InN5c3RlbTpzZXJ2aWNlYWNjb3VudDp0ZWFtLWE6YXBwIn0.c2VjcmV0LXNpZ25hdHVyZS1rdWJlY3JlZA";
+/// The part of the token that is its secret: the signature.
+pub(crate) const TOKEN_SIGNATURE: &str = "c2VjcmV0LXNpZ25hdHVyZS1rdWJlY3JlZA";
+
+/// Every run of the binary in this test binary, for the no-secret test.
+pub(crate) static RUNS: Mutex<Vec<Run>> = Mutex::new(Vec::new());
+
+/// One finished run of `kubecred`.
+#[derive(Debug, Clone)]
+pub(crate) struct Run {
+    #[allow(dead_code)] // shown by Debug when an assertion fails
+    pub(crate) args: Vec<String>,
+    pub(crate) code: i32,
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
+}
+
+impl Run {
+    pub(crate) fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{self:#?}"))
+    }
+
+    #[track_caller]
+    pub(crate) fn assert_code(&self, code: i32) -> &Self {
+        assert_eq!(
+            self.code, code,
+            "exit code: expected {code}, got {}\n{self:#?}",
+            self.code
+        );
+        self
+    }
+
+    #[track_caller]
+    pub(crate) fn assert_success_body(&self) -> serde_json::Value {
+        self.assert_code(0);
+        assert_eq!(self.stderr, "", "stderr of a success:\n{self:#?}");
+        self.json()
+    }
+
+    #[track_caller]
+    pub(crate) fn assert_failure(&self, fragments: &[&str]) {
+        self.assert_code(1);
+        assert_eq!(self.stdout, "", "stdout of a failure:\n{self:#?}");
+        for fragment in fragments {
+            assert!(
+                self.stderr.contains(fragment),
+                "stderr lacks {fragment:?}:\n{}",
+                self.stderr
+            );
+        }
+    }
+}
+
+/// Runs `kubecred ARGS` with exactly `env` (the test process's environment is not inherited).
+pub(crate) fn kubecred<S: AsRef<str>>(args: &[S], env: &[(String, String)]) -> Run {
+    let args: Vec<String> = args.iter().map(|a| a.as_ref().to_owned()).collect();
+    let output = Command::new(env!("CARGO_BIN_EXE_kubecred"))
+        .args(&args)
+        .env_clear()
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .output()
+        .expect("the kubecred binary runs");
+    let run = Run {
+        args,
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    };
+    RUNS.lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(run.clone());
+    run
+}
+
+/// A pod: a stand-in API server that accepts [`TOKEN`] (label `pod`), a service-account
+/// directory trusting its CA, and the kubelet's variables pointing at it.
+pub(crate) struct Pod {
+    pub(crate) server: ApiServer,
+    pub(crate) dir: ServiceAccountDir,
+    pub(crate) env: Vec<(String, String)>,
+}
+
+impl Pod {
+    pub(crate) fn new() -> Self {
+        Self::with_server(ApiServer::builder().token("pod", TOKEN).start().unwrap())
+    }
+
+    pub(crate) fn with_server(server: ApiServer) -> Self {
+        let files = ServiceAccountFiles::new()
+            .token(format!("{TOKEN}\n"))
+            .ca_crt(server.ca_pem())
+            .namespace("team-a\n");
+        let dir = ServiceAccountDir::new(&files).unwrap();
+        let env = vec![
+            var("KUBERNETES_SERVICE_HOST", &server.host()),
+            var("KUBERNETES_SERVICE_PORT", &server.port().to_string()),
+            var(
+                "KUBECRED_SERVICEACCOUNT_DIR",
+                &dir.path().display().to_string(),
+            ),
+        ];
+        Self { server, dir, env }
+    }
+
+    /// Rewrites the service-account files (atomically, as the kubelet does).
+    pub(crate) fn files(&self, files: ServiceAccountFiles) {
+        self.dir.update(&files).unwrap();
+    }
+
+    /// The environment with `name` set to `value` (or removed when `value` is `None`).
+    pub(crate) fn env_with(&self, name: &str, value: Option<&str>) -> Vec<(String, String)> {
+        let mut env: Vec<_> = self
+            .env
+            .iter()
+            .filter(|(k, _)| k != name)
+            .cloned()
+            .collect();
+        if let Some(value) = value {
+            env.push(var(name, value));
+        }
+        env
+    }
+
+    pub(crate) fn get(&self, path: &str) -> Run {
+        kubecred(&["get", path], &self.env)
+    }
+
+    /// The labels of the tokens the server saw, in order.
+    pub(crate) fn authentications(&self) -> Vec<Authentication> {
+        self.server
+            .requests()
+            .into_iter()
+            .map(|r| r.authentication)
+            .collect()
+    }
+}
+
+pub(crate) fn var(name: &str, value: &str) -> (String, String) {
+    (name.to_owned(), value.to_owned())
+}
+
+pub(crate) fn path_str(path: &Path) -> String {
+    path.display().to_string()
+}
+
+/// A loopback port nothing listens on (bound, then released).
+pub(crate) fn closed_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}

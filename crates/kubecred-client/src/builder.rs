@@ -1,0 +1,537 @@
+//! `ClientBuilder`: the inputs, the chain and its resolution.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use kubecred_core::{
+    ApiEndpoint, CredentialSource, Credentials, Endpoint, Environment, ProcessEnvironment, Source,
+    SourceError, Trust,
+};
+
+use crate::explain::{CredentialReport, Explanation, Outcome, SourceReport};
+use crate::{transport, Client, Error};
+
+/// Moves the in-cluster service-account directory for the default chain (the CLI's
+/// `--serviceaccount-dir` beats it).
+pub const SERVICEACCOUNT_DIR_VAR: &str = "KUBECRED_SERVICEACCOUNT_DIR";
+
+/// The connect timeout unless [`ClientBuilder::connect_timeout`] says otherwise: 10 s.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The whole-request timeout unless [`ClientBuilder::timeout`] says otherwise: 30 s.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The sources kubecred ships, as named in every message, in `explain` and on the CLI.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum SourceName {
+    /// The pod's service account and `KUBERNETES_SERVICE_*` (crate `kubecred-incluster`).
+    #[cfg(feature = "incluster")]
+    InCluster,
+}
+
+impl SourceName {
+    /// The default chain, in order (only the sources compiled in).
+    pub const DEFAULT_CHAIN: &'static [SourceName] = &[
+        #[cfg(feature = "incluster")]
+        SourceName::InCluster,
+    ];
+
+    /// The name: `in-cluster`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            #[cfg(feature = "incluster")]
+            SourceName::InCluster => "in-cluster",
+        }
+    }
+}
+
+impl fmt::Display for SourceName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for SourceName {
+    type Err = String;
+
+    /// Parses a name of [`SourceName::DEFAULT_CHAIN`]; the error lists the known names.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        SourceName::DEFAULT_CHAIN
+            .iter()
+            .copied()
+            .find(|n| n.as_str() == s)
+            .ok_or_else(|| {
+                let known: Vec<&str> = SourceName::DEFAULT_CHAIN
+                    .iter()
+                    .map(|n| n.as_str())
+                    .collect();
+                format!("unknown source {s:?} (known: {})", known.join(", "))
+            })
+    }
+}
+
+/// One entry of the chain: where the endpoint and the credentials come from.
+#[derive(Debug, Clone)]
+struct Entry {
+    name: String,
+    endpoint: Arc<dyn ApiEndpoint>,
+    credentials: Arc<dyn CredentialSource>,
+}
+
+/// What the builder will resolve.
+#[derive(Debug, Clone)]
+enum Inputs {
+    /// The default chain, or the named subset in this order.
+    Named(Option<Vec<SourceName>>),
+    /// A chain of the caller's sources.
+    Chain(Vec<Arc<dyn Source>>),
+    /// An endpoint and credentials composed by hand.
+    Composed {
+        endpoint: Arc<dyn ApiEndpoint>,
+        credentials: Option<Arc<dyn CredentialSource>>,
+    },
+}
+
+/// Builds a [`Client`] from any [`ApiEndpoint`] with any [`CredentialSource`], or from an
+/// ordered chain of sources.
+///
+/// Without an explicit endpoint or chain, the default chain is used, in this order (explicit
+/// beats implicit, probing last):
+///
+/// 1. `env`: the `KUBE_*` variables (a later release);
+/// 2. `in-cluster`: the pod's service account (`KUBERNETES_SERVICE_HOST`/`_PORT`);
+/// 3. `proxy`: a running `kubectl proxy` (a later release).
+///
+/// The first source that applies wins; a source that applies but is broken stops the chain
+/// (it never falls through to another identity); when none applies the error lists every
+/// source and why. The chain is resolved once, in [`ClientBuilder::build`]; the chosen
+/// source stays for the client's life. A chain takes the endpoint and the credentials from
+/// the same source.
+#[derive(Debug, Clone)]
+pub struct ClientBuilder {
+    inputs: Inputs,
+    env: Arc<dyn Environment>,
+    serviceaccount_dir: Option<PathBuf>,
+    connect_timeout: Duration,
+    timeout: Duration,
+}
+
+impl Default for ClientBuilder {
+    fn default() -> Self {
+        Self {
+            inputs: Inputs::Named(None),
+            env: Arc::new(ProcessEnvironment),
+            serviceaccount_dir: None,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            timeout: DEFAULT_TIMEOUT,
+        }
+    }
+}
+
+impl ClientBuilder {
+    /// A builder for the default chain.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Uses these of kubecred's sources, in this order, instead of the default chain.
+    pub fn sources(mut self, names: impl IntoIterator<Item = SourceName>) -> Self {
+        self.inputs = Inputs::Named(Some(names.into_iter().collect()));
+        self
+    }
+
+    /// Uses a chain of the caller's own sources, in this order.
+    pub fn chain(mut self, sources: impl IntoIterator<Item = Arc<dyn Source>>) -> Self {
+        self.inputs = Inputs::Chain(sources.into_iter().collect());
+        self
+    }
+
+    /// Uses this endpoint (composed by hand: no chain). Without
+    /// [`ClientBuilder::credentials`], requests are anonymous.
+    pub fn endpoint(mut self, endpoint: Arc<dyn ApiEndpoint>) -> Self {
+        let credentials = match self.inputs {
+            Inputs::Composed { credentials, .. } => credentials,
+            _ => None,
+        };
+        self.inputs = Inputs::Composed {
+            endpoint,
+            credentials,
+        };
+        self
+    }
+
+    /// Uses these credentials with the endpoint given to [`ClientBuilder::endpoint`]. The
+    /// builder refuses a composition that would leak them (an endpoint that must not receive
+    /// credentials, or a bearer token over plain `http://` to a non-loopback host).
+    pub fn credentials(mut self, credentials: Arc<dyn CredentialSource>) -> Self {
+        match &mut self.inputs {
+            Inputs::Composed {
+                credentials: slot, ..
+            } => *slot = Some(credentials),
+            _ => {
+                // Remembered until an endpoint arrives; build() fails if none does.
+                self.inputs = Inputs::Composed {
+                    endpoint: Arc::new(MissingEndpoint),
+                    credentials: Some(credentials),
+                }
+            }
+        }
+        self
+    }
+
+    /// Reads variables through `env` instead of the process environment (for the default
+    /// chain's sources and the `KUBECRED_*` variables).
+    pub fn environment(mut self, env: Arc<dyn Environment>) -> Self {
+        self.env = env;
+        self
+    }
+
+    /// Moves the in-cluster service-account directory (beats `KUBECRED_SERVICEACCOUNT_DIR`).
+    pub fn serviceaccount_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.serviceaccount_dir = Some(dir.into());
+        self
+    }
+
+    /// The TCP (and TLS) connect timeout; 10 s by default.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// The whole-request timeout, from sending to the end of the body; 30 s by default.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Evaluates every source in order, without sending any HTTP request, and reports each
+    /// outcome (sources after the chosen or failed one are still evaluated, as `skipped`).
+    pub async fn explain(&self) -> Explanation {
+        self.resolve().await.report
+    }
+
+    /// Resolves the chain once and builds the client.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoSource`] when no source applies; [`Error::SourceFailed`] when the first
+    /// source that applies is broken or its composition unsafe; [`Error::Config`] for
+    /// credentials without an endpoint. The first two carry the same report as
+    /// [`ClientBuilder::explain`].
+    pub async fn build(self) -> Result<Client, Error> {
+        let resolution = self.resolve().await;
+        let report = Box::new(resolution.report);
+        if let Some((name, source)) = resolution.failure {
+            if name == MissingEndpoint::NAME {
+                return Err(Error::Config(
+                    "credentials were given without an endpoint".to_owned(),
+                ));
+            }
+            return Err(Error::SourceFailed {
+                name,
+                source,
+                report,
+            });
+        }
+        let Some(chosen) = resolution.chosen else {
+            return Err(Error::NoSource { report });
+        };
+        if matches!(chosen.endpoint.trust(), Trust::InsecureSkipVerify) {
+            tracing::warn!(
+                source = %chosen.entry.name,
+                "insecure: TLS verification of the API server is off; anyone on the path can impersonate it"
+            );
+        }
+        let http = transport::http_client(
+            &chosen.endpoint,
+            chosen.tls.clone(),
+            self.connect_timeout,
+            self.timeout,
+        )
+        .map_err(|source| Error::SourceFailed {
+            name: chosen.entry.name.clone(),
+            source,
+            report: report.clone(),
+        })?;
+        Ok(Client::new(
+            chosen.entry.name,
+            chosen.endpoint,
+            chosen.entry.credentials,
+            Arc::new(chosen.tls),
+            http,
+        ))
+    }
+
+    fn entries(&self) -> Result<Vec<Entry>, (String, SourceError)> {
+        match &self.inputs {
+            Inputs::Named(names) => {
+                let names = names.as_deref().unwrap_or(SourceName::DEFAULT_CHAIN);
+                names
+                    .iter()
+                    .map(|name| {
+                        let source = self.named_source(*name)?;
+                        Ok(Entry {
+                            name: name.as_str().to_owned(),
+                            endpoint: Arc::clone(&source) as Arc<dyn ApiEndpoint>,
+                            credentials: source as Arc<dyn CredentialSource>,
+                        })
+                    })
+                    .collect()
+            }
+            Inputs::Chain(sources) => Ok(sources
+                .iter()
+                .map(|s| Entry {
+                    name: ApiEndpoint::name(&**s).to_owned(),
+                    endpoint: Arc::clone(s) as Arc<dyn ApiEndpoint>,
+                    credentials: Arc::clone(s) as Arc<dyn CredentialSource>,
+                })
+                .collect()),
+            Inputs::Composed {
+                endpoint,
+                credentials,
+            } => {
+                let credentials = credentials.clone().unwrap_or_else(|| Arc::new(Anonymous));
+                Ok(vec![Entry {
+                    name: endpoint.name().to_owned(),
+                    endpoint: Arc::clone(endpoint),
+                    credentials,
+                }])
+            }
+        }
+    }
+
+    #[cfg_attr(not(feature = "incluster"), allow(unused_variables))]
+    fn named_source(&self, name: SourceName) -> Result<Arc<dyn Source>, (String, SourceError)> {
+        match name {
+            #[cfg(feature = "incluster")]
+            SourceName::InCluster => {
+                let dir = self
+                    .serviceaccount_dir
+                    .clone()
+                    .or_else(|| self.env.var(SERVICEACCOUNT_DIR_VAR).map(PathBuf::from))
+                    .unwrap_or_else(|| {
+                        PathBuf::from(kubecred_incluster::DEFAULT_SERVICEACCOUNT_DIR)
+                    });
+                Ok(Arc::new(
+                    kubecred_incluster::InCluster::builder()
+                        .serviceaccount_dir(dir)
+                        .environment(Arc::clone(&self.env))
+                        .build(),
+                ))
+            }
+        }
+    }
+
+    async fn resolve(&self) -> Resolution {
+        let mut resolution = Resolution {
+            report: Explanation {
+                sources: Vec::new(),
+                endpoint: None,
+                namespace: None,
+                trust: None,
+                credential: None,
+                warnings: Vec::new(),
+            },
+            chosen: None,
+            failure: None,
+        };
+        let entries = match self.entries() {
+            Ok(entries) => entries,
+            Err((name, error)) => {
+                resolution.report.sources.push(SourceReport::failed(
+                    &name,
+                    Outcome::Failed,
+                    &error,
+                ));
+                resolution.failure = Some((name, error));
+                return resolution;
+            }
+        };
+        for entry in entries {
+            let decided = resolution.chosen.is_some() || resolution.failure.is_some();
+            match evaluate(&entry).await {
+                Ok((endpoint, credentials, tls)) => {
+                    let p = endpoint.provenance();
+                    resolution.report.sources.push(SourceReport {
+                        name: entry.name.clone(),
+                        outcome: if decided {
+                            Outcome::Skipped
+                        } else {
+                            Outcome::Chosen
+                        },
+                        reason: p.reason.clone(),
+                        variables: p.variables.clone(),
+                        files: p.files.clone(),
+                    });
+                    if !decided {
+                        let report = &mut resolution.report;
+                        report.endpoint = Some(endpoint.display_url());
+                        report.namespace = Some(endpoint.namespace().to_owned());
+                        report.trust = Some(endpoint.trust().to_string());
+                        report.credential = Some(CredentialReport::new(
+                            credentials.kind(),
+                            credentials.expires_at(),
+                        ));
+                        if matches!(endpoint.trust(), Trust::InsecureSkipVerify) {
+                            report.warnings.push(
+                                "insecure: TLS verification of the API server is off".to_owned(),
+                            );
+                        }
+                        resolution.chosen = Some(Chosen {
+                            entry,
+                            endpoint,
+                            tls,
+                        });
+                    }
+                }
+                Err(error) if error.is_not_applicable() => {
+                    let outcome = if decided {
+                        Outcome::Skipped
+                    } else {
+                        Outcome::NotApplicable
+                    };
+                    resolution.report.sources.push(SourceReport::failed(
+                        &entry.name,
+                        outcome,
+                        &error,
+                    ));
+                }
+                Err(error) => {
+                    let outcome = if decided {
+                        Outcome::Skipped
+                    } else {
+                        Outcome::Failed
+                    };
+                    resolution.report.sources.push(SourceReport::failed(
+                        &entry.name,
+                        outcome,
+                        &error,
+                    ));
+                    if !decided {
+                        resolution.failure = Some((entry.name, error));
+                    }
+                }
+            }
+        }
+        resolution
+    }
+}
+
+struct Resolution {
+    report: Explanation,
+    chosen: Option<Chosen>,
+    failure: Option<(String, SourceError)>,
+}
+
+struct Chosen {
+    entry: Entry,
+    endpoint: Endpoint,
+    tls: rustls::ClientConfig,
+}
+
+/// Resolves one entry: its endpoint, its credentials, and the TLS configuration they make,
+/// refusing a composition that would leak a secret.
+async fn evaluate(
+    entry: &Entry,
+) -> Result<(Endpoint, Arc<Credentials>, rustls::ClientConfig), SourceError> {
+    let endpoint = entry.endpoint.endpoint().await?;
+    let credentials = entry.credentials.credentials().await?;
+    check_composition(&endpoint, &credentials)?;
+    let tls = transport::tls_config(&endpoint, &credentials)?;
+    Ok((endpoint, credentials, tls))
+}
+
+/// The refusals DESIGN.md fixes: decided at resolution, never discovered at send time.
+pub(crate) fn check_composition(
+    endpoint: &Endpoint,
+    credentials: &Credentials,
+) -> Result<(), SourceError> {
+    let url = endpoint.url();
+    match url.scheme() {
+        "https" => {}
+        "http" => {
+            if credentials.identity().is_some() {
+                return Err(SourceError::Refused {
+                    reason: format!(
+                        "a client certificate cannot be used over plain http ({})",
+                        endpoint.display_url()
+                    ),
+                });
+            }
+            if credentials.token().is_some() {
+                check_token_allowed(endpoint)?;
+            }
+        }
+        other => {
+            return Err(SourceError::Refused {
+                reason: format!("the API server URL's scheme {other:?} is not http or https"),
+            })
+        }
+    }
+    if credentials.is_secret() {
+        check_token_allowed(endpoint)?;
+    }
+    Ok(())
+}
+
+/// Whether an `Authorization` header may go to `endpoint`: never to one that refuses
+/// credentials (`kubectl proxy` forwards it upstream), never over plain `http://` to a
+/// non-loopback host.
+pub(crate) fn check_token_allowed(endpoint: &Endpoint) -> Result<(), SourceError> {
+    if !endpoint.accepts_credentials() {
+        return Err(SourceError::Refused {
+            reason: format!(
+                "{} must not receive credentials (it would forward them upstream); compose it with anonymous credentials",
+                endpoint.display_url()
+            ),
+        });
+    }
+    if endpoint.url().scheme() == "http" && !endpoint.is_loopback() {
+        return Err(SourceError::Refused {
+            reason: format!(
+                "a bearer token is never sent over plain http to a non-loopback host ({})",
+                endpoint.display_url()
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// The credentials of a hand-composed endpoint given none.
+#[derive(Debug)]
+struct Anonymous;
+
+#[async_trait::async_trait]
+impl CredentialSource for Anonymous {
+    fn name(&self) -> &str {
+        "anonymous"
+    }
+
+    async fn credentials(&self) -> Result<Arc<Credentials>, SourceError> {
+        Ok(Arc::new(Credentials::anonymous()))
+    }
+}
+
+/// Stands in for the endpoint while only credentials were given; resolving it fails.
+#[derive(Debug)]
+struct MissingEndpoint;
+
+impl MissingEndpoint {
+    const NAME: &'static str = "(no endpoint)";
+}
+
+#[async_trait::async_trait]
+impl ApiEndpoint for MissingEndpoint {
+    fn name(&self) -> &str {
+        Self::NAME
+    }
+
+    async fn endpoint(&self) -> Result<Endpoint, SourceError> {
+        Err(SourceError::Refused {
+            reason: "credentials were given without an endpoint".to_owned(),
+        })
+    }
+}

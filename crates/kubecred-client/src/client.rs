@@ -1,0 +1,319 @@
+//! `Client`: sends requests to the resolved endpoint with the current credentials.
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use bytes::Bytes;
+use http::header::{HeaderValue, AUTHORIZATION, USER_AGENT};
+use http::{Request, Response, StatusCode};
+use kubecred_core::{CredentialSource, Credentials, Endpoint, ExposeSecret};
+use serde::de::DeserializeOwned;
+
+use crate::{transport, ClientBuilder, Error};
+
+/// `User-Agent` of every request unless the caller sets one: `kubecred/<version>`.
+pub const USER_AGENT_VALUE: &str = concat!("kubecred/", env!("CARGO_PKG_VERSION"));
+
+/// A client for one API server, with credentials that keep refreshing.
+///
+/// Cheap to clone (an `Arc`); share it. Built by [`ClientBuilder`].
+#[derive(Clone, Debug)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    source_name: String,
+    endpoint: Endpoint,
+    credentials: Arc<dyn CredentialSource>,
+    tls: Arc<rustls::ClientConfig>,
+    http: reqwest::Client,
+}
+
+impl Client {
+    /// A builder for the default chain (see [`ClientBuilder`]).
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::new()
+    }
+
+    pub(crate) fn new(
+        source_name: String,
+        endpoint: Endpoint,
+        credentials: Arc<dyn CredentialSource>,
+        tls: Arc<rustls::ClientConfig>,
+        http: reqwest::Client,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                source_name,
+                endpoint,
+                credentials,
+                tls,
+                http,
+            }),
+        }
+    }
+
+    /// The name of the source the client uses (`in-cluster`, ...).
+    pub fn source_name(&self) -> &str {
+        &self.inner.source_name
+    }
+
+    /// The resolved endpoint: URL, trust, namespace.
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.inner.endpoint
+    }
+
+    /// The default namespace (shorthand for `endpoint().namespace()`).
+    pub fn namespace(&self) -> &str {
+        self.inner.endpoint.namespace()
+    }
+
+    /// The rustls configuration the client connects with (trust, server name, client
+    /// certificate), ready for a framework's own HTTP stack. Built on the `ring` provider.
+    pub fn tls_config(&self) -> Arc<rustls::ClientConfig> {
+        Arc::clone(&self.inner.tls)
+    }
+
+    /// The current `Authorization` header value (`Bearer …`, marked sensitive), or `None`
+    /// when the credentials carry no token.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Credentials`] when the source cannot hand out credentials.
+    pub async fn authorization_header(&self) -> Result<Option<HeaderValue>, Error> {
+        let credentials = self.current_credentials().await?;
+        self.bearer_header(&credentials)
+    }
+
+    /// Sends `request` to the API server and returns its answer, whatever the status.
+    ///
+    /// The request's URI is a path with an optional query (`/api/v1/pods?limit=1`),
+    /// appended to the endpoint's URL. The client adds `Authorization: Bearer …` (unless the
+    /// request has its own) and `User-Agent: kubecred/<version>` (unless it has its own).
+    /// A `401` answer to a request the client authenticated makes the source re-read its
+    /// credentials once; when they changed, the request is sent once more.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidRequest`] for an absolute URI, or an `Authorization` header bound for
+    /// an endpoint that must not receive one (refused before connecting);
+    /// [`Error::Credentials`]; [`Error::TlsVerification`] when the server's certificate does
+    /// not verify; [`Error::Transport`] for connection failures and timeouts.
+    pub async fn request(&self, request: Request<Bytes>) -> Result<Response<Bytes>, Error> {
+        let inner = &self.inner;
+        let (parts, body) = request.into_parts();
+        if parts.uri.scheme().is_some() || parts.uri.authority().is_some() {
+            return Err(self.invalid("the request URI must be a path, not an absolute URL"));
+        }
+        let path = parts
+            .uri
+            .path_and_query()
+            .map(|pq| pq.as_str())
+            .unwrap_or("/");
+        let url = inner
+            .endpoint
+            .url_for(path)
+            .map_err(|reason| self.invalid(&reason))?;
+        let caller_authorization = parts.headers.contains_key(AUTHORIZATION);
+        if caller_authorization {
+            crate::builder::check_token_allowed(&inner.endpoint)
+                .map_err(|e| self.invalid(&format!("the Authorization header is refused: {e}")))?;
+        }
+        let mut headers = parts.headers;
+        if !headers.contains_key(USER_AGENT) {
+            headers.insert(USER_AGENT, HeaderValue::from_static(USER_AGENT_VALUE));
+        }
+
+        let credentials = if caller_authorization {
+            None
+        } else {
+            Some(self.current_credentials().await?)
+        };
+        let build = |credentials: Option<&Credentials>| -> Result<reqwest::Request, Error> {
+            let mut request = reqwest::Request::new(parts.method.clone(), url.clone());
+            *request.headers_mut() = headers.clone();
+            if let Some(value) = credentials
+                .map(|c| self.bearer_header(c))
+                .transpose()?
+                .flatten()
+            {
+                request.headers_mut().insert(AUTHORIZATION, value);
+            }
+            *request.body_mut() = Some(body.clone().into());
+            Ok(request)
+        };
+
+        let response = self.send(build(credentials.as_deref())?, &url).await?;
+        let sent_token = credentials.as_deref().and_then(Credentials::token);
+        if response.status() == StatusCode::UNAUTHORIZED && sent_token.is_some() {
+            match inner.credentials.refresh().await {
+                Ok(fresh) => {
+                    let changed = fresh.token().map(|t| t.expose_secret())
+                        != sent_token.map(|t| t.expose_secret());
+                    if changed {
+                        return self.send(build(Some(&fresh))?, &url).await;
+                    }
+                }
+                Err(error) => tracing::warn!(
+                    source = %inner.source_name,
+                    error = %crate::error_chain(&error),
+                    "re-reading credentials after a 401 failed; keeping the last good ones"
+                ),
+            }
+        }
+        Ok(response)
+    }
+
+    /// GETs `path` (with an optional query) and returns the answer when its status is 2xx.
+    ///
+    /// # Errors
+    ///
+    /// Those of [`Client::request`], and [`Error::Status`] for any other status, carrying the
+    /// status, the server's `Status` message and the source's name.
+    pub async fn get(&self, path: &str) -> Result<Response<Bytes>, Error> {
+        let request = Request::get(path)
+            .body(Bytes::new())
+            .map_err(|_| self.invalid("the path is not a valid request URI"))?;
+        let response = self.request(request).await?;
+        if response.status().is_success() {
+            Ok(response)
+        } else {
+            Err(self.status_error(&response).await)
+        }
+    }
+
+    /// GETs `path` and decodes the JSON body as `T`.
+    ///
+    /// # Errors
+    ///
+    /// Those of [`Client::get`], and [`Error::Decode`] when the body is not a `T`.
+    pub async fn get_json<T: DeserializeOwned>(&self, path: &str) -> Result<T, Error> {
+        let response = self.get(path).await?;
+        serde_json::from_slice(response.body()).map_err(|source| Error::Decode {
+            name: self.inner.source_name.clone(),
+            path: path.to_owned(),
+            source,
+        })
+    }
+
+    async fn current_credentials(&self) -> Result<Arc<Credentials>, Error> {
+        self.inner
+            .credentials
+            .credentials()
+            .await
+            .map_err(|source| Error::Credentials {
+                name: self.inner.source_name.clone(),
+                source,
+            })
+    }
+
+    async fn send(
+        &self,
+        request: reqwest::Request,
+        url: &reqwest::Url,
+    ) -> Result<Response<Bytes>, Error> {
+        let inner = &self.inner;
+        let transport_error = |source: reqwest::Error| {
+            let url = url.to_string();
+            let name = inner.source_name.clone();
+            if transport::is_certificate_error(&source) {
+                Error::TlsVerification {
+                    name,
+                    url,
+                    trust: inner.endpoint.trust().to_string(),
+                    source,
+                }
+            } else {
+                Error::Transport { name, url, source }
+            }
+        };
+        let response = inner.http.execute(request).await.map_err(transport_error)?;
+        let mut builder = Response::builder()
+            .status(response.status())
+            .version(response.version());
+        if let Some(headers) = builder.headers_mut() {
+            *headers = response.headers().clone();
+        }
+        let body = response.bytes().await.map_err(transport_error)?;
+        Ok(builder
+            .body(body)
+            .expect("status, version and headers come from a valid response"))
+    }
+
+    fn invalid(&self, reason: &str) -> Error {
+        Error::InvalidRequest {
+            name: self.inner.source_name.clone(),
+            reason: reason.to_owned(),
+        }
+    }
+
+    async fn status_error(&self, response: &Response<Bytes>) -> Error {
+        #[derive(serde::Deserialize)]
+        struct Status {
+            message: Option<String>,
+            reason: Option<String>,
+        }
+        let status = serde_json::from_slice::<Status>(response.body()).ok();
+        let (mut message, reason) = match status {
+            Some(Status {
+                message: Some(m),
+                reason,
+            }) if !m.is_empty() => (m, reason),
+            other => {
+                let body = String::from_utf8_lossy(response.body());
+                let body = body.trim();
+                let text = if body.is_empty() {
+                    response
+                        .status()
+                        .canonical_reason()
+                        .unwrap_or("no message")
+                        .to_owned()
+                } else {
+                    body.chars().take(200).collect()
+                };
+                (text, other.and_then(|s| s.reason))
+            }
+        };
+        if response.status() == StatusCode::UNAUTHORIZED {
+            if let Some(expired_at) = self.expired_token().await {
+                message.push_str(&format!(
+                    " (the token expired at {})",
+                    humantime::format_rfc3339_seconds(expired_at)
+                ));
+            }
+        }
+        Error::Status {
+            name: self.inner.source_name.clone(),
+            status: response.status(),
+            message,
+            reason,
+        }
+    }
+
+    /// The expiry of the current token when it has passed.
+    async fn expired_token(&self) -> Option<SystemTime> {
+        let credentials = self.inner.credentials.credentials().await.ok()?;
+        let at = credentials.expires_at()?;
+        (at <= SystemTime::now()).then_some(at)
+    }
+
+    /// `Bearer <token>`, marked sensitive so that HTTP stacks never log it; `None` without a
+    /// token.
+    fn bearer_header(&self, credentials: &Credentials) -> Result<Option<HeaderValue>, Error> {
+        let Some(token) = credentials.token() else {
+            return Ok(None);
+        };
+        let mut value = HeaderValue::from_str(&format!("Bearer {}", token.expose_secret()))
+            .map_err(|_| Error::Credentials {
+                name: self.inner.source_name.clone(),
+                source: kubecred_core::SourceError::Refused {
+                    reason: "the bearer token holds characters an HTTP header cannot carry"
+                        .to_owned(),
+                },
+            })?;
+        value.set_sensitive(true);
+        Ok(Some(value))
+    }
+}

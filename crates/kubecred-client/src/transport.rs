@@ -1,0 +1,299 @@
+//! The rustls configuration and the reqwest client an endpoint and its credentials call for.
+//!
+//! One crypto provider, `ring`, built explicitly into every configuration: never
+//! `install_default`, never a second provider linked.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use kubecred_core::{Credentials, Endpoint, Origin, SourceError, Trust};
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::WebPkiServerVerifier;
+use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+
+/// The crypto provider of the whole workspace.
+pub(crate) fn provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// The TLS configuration for `endpoint`: its trust, its server name override, and the client
+/// certificate of `credentials` if any.
+pub(crate) fn tls_config(
+    endpoint: &Endpoint,
+    credentials: &Credentials,
+) -> Result<ClientConfig, SourceError> {
+    let provider = provider();
+    let mut verifier = server_verifier(endpoint.trust(), &provider)?;
+    if let Some(name) = endpoint.tls_server_name() {
+        let name = ServerName::try_from(name.to_owned()).map_err(|_| SourceError::Refused {
+            reason: "the TLS server name is not a DNS name or an IP address".to_owned(),
+        })?;
+        verifier = Arc::new(ServerNameOverride {
+            inner: verifier,
+            name,
+        });
+    }
+    let builder = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| SourceError::Refused {
+            reason: format!("the crypto provider supports no TLS version ({e})"),
+        })?
+        .dangerous()
+        .with_custom_certificate_verifier(verifier);
+    match credentials.identity() {
+        Some(identity) => builder
+            .with_client_auth_cert(identity.certificates().to_vec(), identity.private_key())
+            .map_err(|e| SourceError::InvalidClientIdentity {
+                origin: Origin::Code,
+                problem: format!("is unusable: {}", client_auth_problem(&e)),
+            }),
+        None => Ok(builder.with_no_client_auth()),
+    }
+}
+
+fn client_auth_problem(e: &rustls::Error) -> String {
+    match e {
+        rustls::Error::InconsistentKeys(_) => {
+            "the private key does not match the certificate".into()
+        }
+        // Never print key material: only the error's kind.
+        _ => "the private key or certificate is not supported".into(),
+    }
+}
+
+fn server_verifier(
+    trust: &Trust,
+    provider: &Arc<CryptoProvider>,
+) -> Result<Arc<dyn ServerCertVerifier>, SourceError> {
+    let webpki = |roots: RootCertStore, origin: Origin| {
+        WebPkiServerVerifier::builder_with_provider(Arc::new(roots), Arc::clone(provider))
+            .build()
+            .map(|v| v as Arc<dyn ServerCertVerifier>)
+            .map_err(|e| SourceError::InvalidCaBundle {
+                origin,
+                problem: format!("cannot verify servers ({e})"),
+            })
+    };
+    match trust {
+        Trust::CaBundle(bundle) => {
+            let mut roots = RootCertStore::empty();
+            for cert in bundle.certificates() {
+                roots
+                    .add(cert.clone())
+                    .map_err(|e| SourceError::InvalidCaBundle {
+                        origin: bundle.origin().clone(),
+                        problem: format!("holds a certificate that is not a usable CA ({e})"),
+                    })?;
+            }
+            webpki(roots, bundle.origin().clone())
+        }
+        Trust::SystemRoots => {
+            let mut roots = RootCertStore::empty();
+            roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
+            webpki(roots, Origin::Code).map_err(|_| SourceError::InvalidCaBundle {
+                origin: Origin::Code,
+                problem: "is empty: no system root certificates were found".to_owned(),
+            })
+        }
+        Trust::InsecureSkipVerify => Ok(Arc::new(NoVerification(Arc::clone(provider)))),
+        _ => Ok(Arc::new(PlainHttpOnly(Arc::clone(provider)))),
+    }
+}
+
+/// The reqwest client for `endpoint`: the given TLS configuration, the system proxies never
+/// consulted (an explicit proxy of the endpoint only), and the timeouts.
+pub(crate) fn http_client(
+    endpoint: &Endpoint,
+    tls: ClientConfig,
+    connect_timeout: Duration,
+    timeout: Duration,
+) -> Result<reqwest::Client, SourceError> {
+    let mut builder = reqwest::Client::builder()
+        .tls_backend_preconfigured(tls)
+        .no_proxy()
+        .connect_timeout(connect_timeout)
+        .timeout(timeout);
+    if let Some(proxy) = endpoint.proxy() {
+        let proxy = reqwest::Proxy::all(proxy.as_str()).map_err(|_| SourceError::Refused {
+            reason: "the HTTP proxy URL is not usable".to_owned(),
+        })?;
+        builder = builder.proxy(proxy);
+    }
+    builder.build().map_err(|e| SourceError::Refused {
+        reason: format!("cannot build the HTTP client ({e})"),
+    })
+}
+
+/// Verifies the certificate against a fixed name instead of the URL's host
+/// (`KUBE_TLS_SERVER_NAME`), still fully verifying it.
+#[derive(Debug)]
+struct ServerNameOverride {
+    inner: Arc<dyn ServerCertVerifier>,
+    name: ServerName<'static>,
+}
+
+impl ServerCertVerifier for ServerNameOverride {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        self.inner
+            .verify_server_cert(end_entity, intermediates, &self.name, ocsp_response, now)
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.inner.supported_verify_schemes()
+    }
+}
+
+/// Accepts any certificate (`KUBE_INSECURE=true`); handshake signatures are still checked so
+/// the connection is at least to the holder of the presented key.
+#[derive(Debug)]
+struct NoVerification(Arc<CryptoProvider>);
+
+impl ServerCertVerifier for NoVerification {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// For plain-`http://` endpoints: any TLS handshake is refused.
+#[derive(Debug)]
+struct PlainHttpOnly(Arc<CryptoProvider>);
+
+impl ServerCertVerifier for PlainHttpOnly {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Err(rustls::Error::General(
+            "this endpoint is plain http: it has no certificate to trust".to_owned(),
+        ))
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// `true` when `error`'s chain holds a rustls certificate error (the server's certificate did
+/// not verify), as opposed to a connection or protocol failure.
+pub(crate) fn is_certificate_error(error: &(dyn std::error::Error + 'static)) -> bool {
+    fn rustls_error<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+        // An `io::Error`'s `source()` skips its payload, and the TLS layers nest them: look
+        // through every payload.
+        match e
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            Some(payload) => rustls_error(payload),
+            None => e.downcast_ref::<rustls::Error>(),
+        }
+    }
+    let mut next = Some(error);
+    while let Some(e) = next {
+        if matches!(
+            rustls_error(e),
+            Some(rustls::Error::InvalidCertificate(_)) | Some(rustls::Error::General(_))
+        ) {
+            return true;
+        }
+        next = e.source();
+    }
+    false
+}

@@ -1,0 +1,287 @@
+//! Unit tests of the in-cluster source, with an injected environment and a kubelet-style
+//! service-account directory.
+
+use super::*;
+use kubecred_core::{ExposeSecret, MapEnvironment};
+use kubecred_testing::{CertificateAuthority, ServiceAccountDir, ServiceAccountFiles};
+
+struct Pod {
+    dir: ServiceAccountDir,
+    ca_pem: String,
+}
+
+fn pod(files: impl FnOnce(ServiceAccountFiles, &str) -> ServiceAccountFiles) -> Pod {
+    let ca = CertificateAuthority::new("incluster-test-ca").unwrap();
+    let ca_pem = ca.pem();
+    let dir = ServiceAccountDir::new(&files(ServiceAccountFiles::new(), &ca_pem)).unwrap();
+    Pod { dir, ca_pem }
+}
+
+fn complete() -> Pod {
+    pod(|f, ca| f.token("tok-1\n").ca_crt(ca).namespace("team-a"))
+}
+
+fn source(pod: &Pod, vars: &[(&str, &str)]) -> InCluster {
+    InCluster::builder()
+        .serviceaccount_dir(pod.dir.path())
+        .environment(Arc::new(MapEnvironment::new(vars.iter().copied())))
+        .build()
+}
+
+const IN_POD: &[(&str, &str)] = &[(SERVICE_HOST_VAR, "10.96.0.1"), (SERVICE_PORT_VAR, "443")];
+
+async fn endpoint_error(pod: &Pod, vars: &[(&str, &str)]) -> SourceError {
+    source(pod, vars).endpoint().await.unwrap_err()
+}
+
+#[tokio::test]
+async fn not_applicable_without_either_variable() {
+    let pod = complete();
+    for vars in [
+        &[][..],
+        &[(SERVICE_HOST_VAR, " "), (SERVICE_PORT_VAR, "")][..],
+    ] {
+        let err = endpoint_error(&pod, vars).await;
+        assert!(err.is_not_applicable(), "{err:?}");
+        assert_eq!(
+            err.to_string(),
+            "KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT are not set"
+        );
+    }
+}
+
+#[tokio::test]
+async fn one_variable_without_the_other_fails_naming_the_missing_one() {
+    let pod = complete();
+    let err = endpoint_error(&pod, &[(SERVICE_HOST_VAR, "10.96.0.1")]).await;
+    assert!(!err.is_not_applicable());
+    assert_eq!(
+        err.to_string(),
+        "environment variable KUBERNETES_SERVICE_PORT is not set, but KUBERNETES_SERVICE_HOST is"
+    );
+    let err = endpoint_error(&pod, &[(SERVICE_PORT_VAR, "443")]).await;
+    assert_eq!(
+        err.to_string(),
+        "environment variable KUBERNETES_SERVICE_HOST is not set, but KUBERNETES_SERVICE_PORT is"
+    );
+}
+
+#[tokio::test]
+async fn url_brackets_ipv6_and_keeps_bracketed_hosts() {
+    let pod = complete();
+    for (host, port, want) in [
+        ("10.96.0.1", "443", "https://10.96.0.1:443"),
+        ("::1", "6443", "https://[::1]:6443"),
+        ("[::1]", "6443", "https://[::1]:6443"),
+        ("fd00:10:96::1", "443", "https://[fd00:10:96::1]:443"),
+        ("api.cluster.test", "8443", "https://api.cluster.test:8443"),
+    ] {
+        let e = source(&pod, &[(SERVICE_HOST_VAR, host), (SERVICE_PORT_VAR, port)])
+            .endpoint()
+            .await
+            .unwrap();
+        assert_eq!(e.display_url(), want, "host {host}");
+    }
+}
+
+#[tokio::test]
+async fn bad_host_or_port_is_named_without_its_value() {
+    let pod = complete();
+    for (host, port, variable) in [
+        ("10.96.0.1", "https", SERVICE_PORT_VAR),
+        ("10.96.0.1", "0", SERVICE_PORT_VAR),
+        ("10.96.0.1", "70000", SERVICE_PORT_VAR),
+        ("evil.test/x", "443", SERVICE_HOST_VAR),
+        ("user@evil.test", "443", SERVICE_HOST_VAR),
+        ("[not-ipv6]", "443", SERVICE_HOST_VAR),
+    ] {
+        let err = endpoint_error(&pod, &[(SERVICE_HOST_VAR, host), (SERVICE_PORT_VAR, port)]).await;
+        let SourceError::InvalidVariable { variable: v, .. } = &err else {
+            panic!("{host}:{port}: expected InvalidVariable, got {err:?}");
+        };
+        assert_eq!(v, variable);
+        let message = err.to_string();
+        assert!(
+            !message.contains(host) && !message.contains(&format!(" {port} ")),
+            "{message}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn dns_name_is_an_opt_in() {
+    let pod = complete();
+    let e = InCluster::builder()
+        .serviceaccount_dir(pod.dir.path())
+        .environment(Arc::new(MapEnvironment::new(IN_POD.iter().copied())))
+        .use_dns_name(true)
+        .build()
+        .endpoint()
+        .await
+        .unwrap();
+    assert_eq!(e.display_url(), "https://kubernetes.default.svc:443");
+}
+
+#[tokio::test]
+async fn endpoint_trusts_only_ca_crt_and_reports_what_it_read() {
+    let pod = complete();
+    let e = source(&pod, IN_POD).endpoint().await.unwrap();
+    let Trust::CaBundle(bundle) = e.trust() else {
+        panic!("expected the CA bundle, got {:?}", e.trust());
+    };
+    assert_eq!(bundle.certificates().len(), 1);
+    assert!(pod.ca_pem.contains("BEGIN CERTIFICATE"));
+    let p = e.provenance();
+    assert_eq!(p.reason, "KUBERNETES_SERVICE_HOST and _PORT are set");
+    assert_eq!(p.variables, [SERVICE_HOST_VAR, SERVICE_PORT_VAR]);
+    assert_eq!(
+        p.files,
+        [
+            pod.dir.token_path(),
+            pod.dir.ca_path(),
+            pod.dir.namespace_path()
+        ]
+    );
+    assert!(e.accepts_credentials());
+}
+
+#[tokio::test]
+async fn namespace_comes_from_pod_namespace_then_file_then_default() {
+    let with_file = complete();
+    let mut vars = IN_POD.to_vec();
+    assert_eq!(
+        source(&with_file, &vars)
+            .endpoint()
+            .await
+            .unwrap()
+            .namespace(),
+        "team-a"
+    );
+    vars.push((POD_NAMESPACE_VAR, "from-env"));
+    let e = source(&with_file, &vars).endpoint().await.unwrap();
+    assert_eq!(e.namespace(), "from-env");
+    assert!(e
+        .provenance()
+        .variables
+        .contains(&POD_NAMESPACE_VAR.to_owned()));
+
+    let no_file = pod(|f, ca| f.token("t").ca_crt(ca));
+    assert_eq!(
+        source(&no_file, IN_POD)
+            .endpoint()
+            .await
+            .unwrap()
+            .namespace(),
+        "default"
+    );
+}
+
+#[tokio::test]
+async fn broken_ca_crt_fails_naming_the_file() {
+    let missing = pod(|f, _| f.token("t"));
+    let err = endpoint_error(&missing, IN_POD).await;
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "CA bundle file {} does not exist",
+            missing.dir.ca_path().display()
+        )
+    );
+    let empty = pod(|f, _| f.token("t").ca_crt(""));
+    let err = endpoint_error(&empty, IN_POD).await;
+    assert_eq!(
+        err.to_string(),
+        format!("CA bundle file {} is empty", empty.dir.ca_path().display())
+    );
+    let garbage = pod(|f, _| f.token("t").ca_crt("not a certificate"));
+    let err = endpoint_error(&garbage, IN_POD).await;
+    assert!(
+        matches!(err, SourceError::InvalidCaBundle { .. }),
+        "{err:?}"
+    );
+    assert!(err
+        .to_string()
+        .contains(&garbage.dir.ca_path().display().to_string()));
+}
+
+#[tokio::test]
+async fn token_is_trimmed_cached_and_refreshed_through_the_symlink() {
+    let pod = complete();
+    let s = source(&pod, IN_POD);
+    let first = s.credentials().await.unwrap();
+    assert_eq!(first.token().unwrap().expose_secret(), "tok-1");
+
+    pod.dir
+        .update(
+            &ServiceAccountFiles::new()
+                .token("tok-2")
+                .ca_crt(&pod.ca_pem),
+        )
+        .unwrap();
+    // Cached until refreshed: no file I/O on the request path.
+    assert_eq!(
+        s.credentials()
+            .await
+            .unwrap()
+            .token()
+            .unwrap()
+            .expose_secret(),
+        "tok-1"
+    );
+    assert_eq!(
+        s.refresh().await.unwrap().token().unwrap().expose_secret(),
+        "tok-2"
+    );
+    assert_eq!(
+        s.credentials()
+            .await
+            .unwrap()
+            .token()
+            .unwrap()
+            .expose_secret(),
+        "tok-2"
+    );
+}
+
+#[tokio::test]
+async fn failed_refresh_keeps_the_last_good_token() {
+    let pod = complete();
+    let s = source(&pod, IN_POD);
+    s.credentials().await.unwrap();
+    pod.dir
+        .update(&ServiceAccountFiles::new().token("  \n"))
+        .unwrap();
+    let err = s.refresh().await.unwrap_err();
+    assert!(
+        matches!(err, SourceError::EmptyFile { what: "token", .. }),
+        "{err:?}"
+    );
+    assert_eq!(
+        s.credentials()
+            .await
+            .unwrap()
+            .token()
+            .unwrap()
+            .expose_secret(),
+        "tok-1"
+    );
+}
+
+#[tokio::test]
+async fn missing_or_empty_token_fails_naming_the_file() {
+    let missing = pod(|f, ca| f.ca_crt(ca));
+    let err = source(&missing, IN_POD).credentials().await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "token file {} does not exist",
+            missing.dir.token_path().display()
+        )
+    );
+    let empty = pod(|f, ca| f.ca_crt(ca).token(""));
+    let err = source(&empty, IN_POD).credentials().await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!("token file {} is empty", empty.dir.token_path().display())
+    );
+}

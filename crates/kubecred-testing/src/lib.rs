@@ -1,0 +1,66 @@
+//! Test doubles for programs that reach a Kubernetes API server: a stand-in API server and a
+//! service-account directory builder, for kubecred's tests and its users'.
+//!
+//! - [`ApiServer`] is a stand-in kube-apiserver on a loopback address: HTTPS with its own
+//!   [`CertificateAuthority`], bearer-token and client-certificate authentication, `401` with
+//!   a real `Status` body otherwise, and real-shaped answers for `/api`, `/apis`, `/version`
+//!   and `/api/v1/namespaces/{ns}/pods`. It runs on its own thread and runtime, so sync
+//!   tests, async tests and child processes can all use it, and it records every request
+//!   ([`RecordedRequest`], with how it [authenticated](Authentication), never the token).
+//!   Configure it with [`ApiServerBuilder`].
+//! - [`CertificateAuthority`] issues serving and client certificates ([`IssuedCertificate`])
+//!   with rcgen on the `ring` provider.
+//! - [`ServiceAccountDir`] lays out `token`, `ca.crt` and `namespace` from
+//!   [`ServiceAccountFiles`] exactly as the kubelet does in a pod (timestamped directory,
+//!   `..data` symlink) and rotates them with the kubelet's atomic symlink swap.
+//!
+//! ```
+//! use kubecred_testing::{ApiServer, ServiceAccountDir, ServiceAccountFiles};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let server = ApiServer::builder().token("pod", "pod-token").start()?;
+//! assert!(server.url().starts_with("https://127.0.0.1:"));
+//!
+//! // The files a pod would see, trusting the server's CA.
+//! let dir = ServiceAccountDir::new(
+//!     &ServiceAccountFiles::new()
+//!         .token("pod-token\n")
+//!         .ca_crt(server.ca_pem())
+//!         .namespace("team-a"),
+//! )?;
+//! assert_eq!(std::fs::read_to_string(dir.token_path())?, "pod-token\n");
+//!
+//! // Point the code under test at `server.host()`/`server.port()` and `dir.path()`, then
+//! // look at what it sent (here: nothing yet).
+//! assert!(server.requests().is_empty());
+//!
+//! // The kubelet rotates the token: so can a test, while the server takes the new one.
+//! server.add_token("pod-rotated", "pod-token-2");
+//! dir.update(
+//!     &ServiceAccountFiles::new()
+//!         .token("pod-token-2\n")
+//!         .ca_crt(server.ca_pem())
+//!         .namespace("team-a"),
+//! )?;
+//! assert!(server.revoke_token("pod"));
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! TLS uses the `ring` provider only, passed explicitly to every rustls configuration (no
+//! process-wide default is installed). [`ServiceAccountDir`] needs a Unix platform (symlinks).
+
+mod ca;
+mod error;
+mod responses;
+mod server;
+#[cfg(unix)]
+mod service_account;
+
+pub use ca::{CertificateAuthority, IssuedCertificate};
+pub use error::Error;
+pub use server::{
+    ApiServer, ApiServerBuilder, Authentication, RecordedRequest, SERVING_CERTIFICATE_SANS,
+};
+#[cfg(unix)]
+pub use service_account::{ServiceAccountDir, ServiceAccountFiles};

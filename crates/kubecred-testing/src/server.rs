@@ -1,0 +1,729 @@
+//! The stand-in API server: HTTP/1.1 over TLS (tokio-rustls, hyper) on its own thread and
+//! tokio runtime, with kube-apiserver's bearer-token and client-certificate authentication
+//! and a handful of real-shaped read-only routes.
+
+use std::convert::Infallible;
+use std::fmt;
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::{mpsc, Arc, Mutex};
+use std::thread::JoinHandle;
+
+use bytes::Bytes;
+use http::header::{HeaderValue, AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, HOST, USER_AGENT};
+use http::{HeaderMap, Method, Request, Response, StatusCode};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use rustls::server::WebPkiClientVerifier;
+use rustls::{RootCertStore, ServerConfig};
+use secrecy::{ExposeSecret, SecretString};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::oneshot;
+use tokio_rustls::TlsAcceptor;
+
+use crate::ca::ClientRegistry;
+use crate::{responses, CertificateAuthority, Error};
+
+/// The subject alternative names of the serving certificate: the in-cluster service names
+/// and the loopback addresses the server binds to.
+pub const SERVING_CERTIFICATE_SANS: &[&str] = &[
+    "kubernetes",
+    "kubernetes.default",
+    "kubernetes.default.svc",
+    "kubernetes.default.svc.cluster.local",
+    "localhost",
+    "127.0.0.1",
+    "::1",
+];
+
+/// How a request authenticated, as the stand-in server saw it. Never holds a token's value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Authentication {
+    /// No bearer token and no client certificate (answered `401`: anonymous requests are
+    /// disabled, as on most clusters).
+    Anonymous,
+    /// A registered bearer token, by the label it was registered with.
+    Token {
+        /// The label given to [`ApiServer::add_token`] or [`ApiServerBuilder::token`].
+        label: String,
+    },
+    /// A bearer token the server does not know (answered `401`, even if a client certificate
+    /// came along: the token is tried first, as kube-apiserver does).
+    UnknownToken,
+    /// A client certificate verified against the server's CA, by its subject's common name
+    /// (`"unknown"` for a certificate of that CA not issued through
+    /// [`CertificateAuthority::issue_client_certificate`]).
+    ClientCertificate {
+        /// The certificate's common name: the user name kube-apiserver would see.
+        common_name: String,
+    },
+}
+
+/// One request the stand-in server received, recorded before it answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RecordedRequest {
+    /// The method, e.g. `GET`.
+    pub method: String,
+    /// The path with its query, e.g. `/api/v1/namespaces/a/pods?limit=1`.
+    pub path: String,
+    /// The `Host` header, if one was sent.
+    pub host: Option<String>,
+    /// The `User-Agent` header, if one was sent.
+    pub user_agent: Option<String>,
+    /// How the request authenticated.
+    pub authentication: Authentication,
+}
+
+/// A stand-in Kubernetes API server for tests, listening on a loopback address over TLS.
+///
+/// It runs on its own thread with its own tokio runtime, so it serves sync tests, tests on a
+/// `current_thread` tokio runtime that block, and child processes alike. It accepts
+/// connections as soon as [`ApiServer::start`] returns, and dropping it shuts it down (the
+/// listener is closed and the thread joined).
+///
+/// Requests authenticate with a registered bearer token (`Authorization: Bearer ...`) or a
+/// client certificate issued by [`ApiServer::ca`]; anything else gets `401` with a
+/// Kubernetes `Status` body. Authenticated `GET`s are served:
+///
+/// | path | answer |
+/// |---|---|
+/// | `/api` | `APIVersions` (`v1`, with this server's address) |
+/// | `/apis` | `APIGroupList` (`apps/v1`, `batch/v1`) |
+/// | `/version` | version info of a `v1.32.0` server |
+/// | `/api/v1/namespaces/{ns}/pods` | a `PodList` with one pod, `stand-in`, in `{ns}` |
+/// | anything else | `404` `Status` (`NotFound`) |
+///
+/// Other methods get `405` (`MethodNotAllowed`). Queries are ignored for routing and kept in
+/// the [request log](ApiServer::requests).
+pub struct ApiServer {
+    addr: SocketAddr,
+    ca: CertificateAuthority,
+    state: Arc<State>,
+    shutdown: Option<oneshot::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl ApiServer {
+    /// A server on `127.0.0.1` (ephemeral port) with a fresh CA and no tokens registered.
+    pub fn start() -> Result<ApiServer, Error> {
+        Self::builder().start()
+    }
+
+    /// A builder for a server with tokens, an IPv6 address, a given CA or required client
+    /// certificates.
+    pub fn builder() -> ApiServerBuilder {
+        ApiServerBuilder::default()
+    }
+
+    /// The base URL: `https://127.0.0.1:PORT`, or `https://[::1]:PORT` for IPv6.
+    pub fn url(&self) -> String {
+        format!("https://{}", self.addr)
+    }
+
+    /// The address the server listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The IP address as `KUBERNETES_SERVICE_HOST` would hold it: `127.0.0.1` or `::1`
+    /// (no brackets).
+    pub fn host(&self) -> String {
+        self.addr.ip().to_string()
+    }
+
+    /// The port, as `KUBERNETES_SERVICE_PORT` would hold it.
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    /// The CA that signed the serving certificate and verifies client certificates.
+    pub fn ca(&self) -> &CertificateAuthority {
+        &self.ca
+    }
+
+    /// The CA certificate, PEM: what a service account's `ca.crt` would hold.
+    pub fn ca_pem(&self) -> String {
+        self.ca.pem()
+    }
+
+    /// Accepts `token` from now on, recorded as [`Authentication::Token`] with `label`.
+    /// A token already registered under `label` is replaced.
+    pub fn add_token(&self, label: &str, token: &str) {
+        self.state
+            .add_token(label.to_owned(), SecretString::from(token));
+    }
+
+    /// Stops accepting the token registered under `label`; `false` if there was none.
+    pub fn revoke_token(&self, label: &str) -> bool {
+        let mut tokens = lock(&self.state.tokens);
+        let before = tokens.len();
+        tokens.retain(|(known, _)| known != label);
+        tokens.len() != before
+    }
+
+    /// Every request received so far, in arrival order (including those answered `401`).
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        lock(&self.state.requests).clone()
+    }
+
+    /// Forgets the requests received so far.
+    pub fn clear_requests(&self) {
+        lock(&self.state.requests).clear();
+    }
+}
+
+impl fmt::Debug for ApiServer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ApiServer")
+            .field("addr", &self.addr)
+            .field("ca", &self.ca)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for ApiServer {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            // An error means the server loop is already gone; joining is all that is left.
+            let _ = shutdown.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            // A panicked server thread has nothing left to clean up.
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Configures and starts an [`ApiServer`].
+///
+/// ```
+/// # fn main() -> Result<(), kubecred_testing::Error> {
+/// use kubecred_testing::{ApiServer, CertificateAuthority};
+///
+/// let ca = CertificateAuthority::new("my CA")?;
+/// let server = ApiServer::builder()
+///     .certificate_authority(ca.clone())
+///     .token("alice", "alice-token")
+///     .require_client_certificate(false)
+///     .start()?;
+/// assert_eq!(server.ca_pem(), ca.pem());
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Default)]
+pub struct ApiServerBuilder {
+    ipv6: bool,
+    tokens: Vec<(String, SecretString)>,
+    ca: Option<CertificateAuthority>,
+    require_client_certificate: bool,
+}
+
+impl ApiServerBuilder {
+    /// Binds `[::1]` instead of `127.0.0.1` (default `false`).
+    pub fn ipv6(mut self, ipv6: bool) -> Self {
+        self.ipv6 = ipv6;
+        self
+    }
+
+    /// Accepts `token`, recorded as [`Authentication::Token`] with `label`. Tokens can also be
+    /// added and revoked while the server runs ([`ApiServer::add_token`]).
+    pub fn token(mut self, label: impl Into<String>, token: impl Into<String>) -> Self {
+        let label = label.into();
+        self.tokens.retain(|(known, _)| *known != label);
+        self.tokens.push((label, SecretString::from(token.into())));
+        self
+    }
+
+    /// Signs the serving certificate with `ca` (and verifies client certificates with it)
+    /// instead of a fresh CA.
+    pub fn certificate_authority(mut self, ca: CertificateAuthority) -> Self {
+        self.ca = Some(ca);
+        self
+    }
+
+    /// When `true`, a TLS handshake without a client certificate from the server's CA fails.
+    /// When `false` (the default), a client certificate is requested but optional, so bearer
+    /// token requests work too; one that is sent must still verify.
+    pub fn require_client_certificate(mut self, require: bool) -> Self {
+        self.require_client_certificate = require;
+        self
+    }
+
+    /// Binds the listener and starts serving on a background thread; the server accepts
+    /// connections when this returns.
+    pub fn start(self) -> Result<ApiServer, Error> {
+        let ca = match self.ca {
+            Some(ca) => ca,
+            None => CertificateAuthority::new("kubecred-testing CA")?,
+        };
+        let acceptor =
+            TlsAcceptor::from(Arc::new(tls_config(&ca, self.require_client_certificate)?));
+
+        let ip = if self.ipv6 {
+            IpAddr::V6(Ipv6Addr::LOCALHOST)
+        } else {
+            IpAddr::V4(Ipv4Addr::LOCALHOST)
+        };
+        let requested = SocketAddr::new(ip, 0);
+        let bind_error = |source| Error::Bind {
+            addr: requested,
+            source,
+        };
+        let listener = std::net::TcpListener::bind(requested).map_err(bind_error)?;
+        listener.set_nonblocking(true).map_err(bind_error)?;
+        let addr = listener.local_addr().map_err(bind_error)?;
+
+        let state = Arc::new(State {
+            tokens: Mutex::new(self.tokens),
+            requests: Mutex::default(),
+            clients: ca.clients(),
+            addr,
+        });
+
+        let (shutdown, shutdown_rx) = oneshot::channel();
+        let (ready, ready_rx) = mpsc::sync_channel(1);
+        let thread_state = Arc::clone(&state);
+        let thread = std::thread::Builder::new()
+            .name(format!("kubecred-testing-apiserver-{}", addr.port()))
+            .spawn(move || run(listener, acceptor, thread_state, shutdown_rx, ready))
+            .map_err(|source| Error::Start {
+                what: "thread",
+                source,
+            })?;
+
+        let started = match ready_rx.recv() {
+            Ok(started) => started,
+            Err(_) => Err(io::Error::other("the server thread exited before starting")),
+        };
+        if let Err(source) = started {
+            // The thread has already returned (or is about to).
+            let _ = thread.join();
+            return Err(Error::Start {
+                what: "tokio runtime",
+                source,
+            });
+        }
+
+        Ok(ApiServer {
+            addr,
+            ca,
+            state,
+            shutdown: Some(shutdown),
+            thread: Some(thread),
+        })
+    }
+}
+
+impl fmt::Debug for ApiServerBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let labels: Vec<&str> = self
+            .tokens
+            .iter()
+            .map(|(label, _)| label.as_str())
+            .collect();
+        f.debug_struct("ApiServerBuilder")
+            .field("ipv6", &self.ipv6)
+            .field("token_labels", &labels)
+            .field("ca", &self.ca)
+            .field(
+                "require_client_certificate",
+                &self.require_client_certificate,
+            )
+            .finish()
+    }
+}
+
+/// The serving configuration: ring only, HTTP/1.1, the CA's serving certificate, client
+/// certificates verified against the same CA.
+fn tls_config(
+    ca: &CertificateAuthority,
+    require_client_certificate: bool,
+) -> Result<ServerConfig, Error> {
+    let serving = ca.issue_server_certificate(SERVING_CERTIFICATE_SANS)?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+
+    let mut roots = RootCertStore::empty();
+    roots.add(ca.der()).map_err(|e| Error::Tls {
+        what: "CA certificate",
+        source: Box::new(e),
+    })?;
+    let verifier =
+        WebPkiClientVerifier::builder_with_provider(Arc::new(roots), Arc::clone(&provider));
+    let verifier = if require_client_certificate {
+        verifier
+    } else {
+        verifier.allow_unauthenticated()
+    }
+    .build()
+    .map_err(|e| Error::Tls {
+        what: "client-certificate verifier",
+        source: Box::new(e),
+    })?;
+
+    let mut config = ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Error::Tls {
+            what: "protocol versions",
+            source: Box::new(e),
+        })?
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(vec![serving.der()], serving.key_der())
+        .map_err(|e| Error::Tls {
+            what: "serving certificate",
+            source: Box::new(e),
+        })?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(config)
+}
+
+/// The server thread: builds the runtime, reports back, serves until shut down. The
+/// runtime (and every connection task) is dropped here, on this thread.
+fn run(
+    listener: std::net::TcpListener,
+    acceptor: TlsAcceptor,
+    state: Arc<State>,
+    shutdown: oneshot::Receiver<()>,
+    ready: mpsc::SyncSender<io::Result<()>>,
+) {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            let _ = ready.send(Err(e));
+            return;
+        }
+    };
+    let listener = {
+        let _entered = runtime.enter();
+        match TcpListener::from_std(listener) {
+            Ok(listener) => listener,
+            Err(e) => {
+                let _ = ready.send(Err(e));
+                return;
+            }
+        }
+    };
+    if ready.send(Ok(())).is_err() {
+        return;
+    }
+    runtime.block_on(serve(listener, acceptor, state, shutdown));
+}
+
+async fn serve(
+    listener: TcpListener,
+    acceptor: TlsAcceptor,
+    state: Arc<State>,
+    mut shutdown: oneshot::Receiver<()>,
+) {
+    loop {
+        tokio::select! {
+            // A message or a dropped sender: either way, stop.
+            _ = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _peer)) => {
+                    tokio::spawn(connection(stream, acceptor.clone(), Arc::clone(&state)));
+                }
+                // Per-connection failures (a client that reset before accept, out of file
+                // descriptors for a moment): keep serving the others.
+                Err(_) => tokio::task::yield_now().await,
+            },
+        }
+    }
+}
+
+async fn connection(stream: TcpStream, acceptor: TlsAcceptor, state: Arc<State>) {
+    let Ok(tls) = acceptor.accept(stream).await else {
+        // A failed handshake (no client certificate when one is required, an untrusted
+        // CA on the client's side, ...) ends the connection; nothing to record.
+        return;
+    };
+    let client_common_name = tls
+        .get_ref()
+        .1
+        .peer_certificates()
+        .and_then(|chain| chain.first())
+        .map(|leaf| state.client_common_name(leaf.as_ref()));
+    let service = service_fn(move |request: Request<Incoming>| {
+        let response = state.handle(&request, client_common_name.as_deref());
+        async move { Ok::<_, Infallible>(response) }
+    });
+    // Errors here are the client's (a reset, a malformed request): the connection ends.
+    let _ = http1::Builder::new()
+        .keep_alive(true)
+        .serve_connection(TokioIo::new(tls), service)
+        .await;
+}
+
+/// What the server thread shares with the [`ApiServer`] handle.
+struct State {
+    tokens: Mutex<Vec<(String, SecretString)>>,
+    requests: Mutex<Vec<RecordedRequest>>,
+    clients: ClientRegistry,
+    addr: SocketAddr,
+}
+
+impl State {
+    fn add_token(&self, label: String, token: SecretString) {
+        let mut tokens = lock(&self.tokens);
+        match tokens.iter_mut().find(|(known, _)| *known == label) {
+            Some(entry) => entry.1 = token,
+            None => tokens.push((label, token)),
+        }
+    }
+
+    /// The common name of a verified client certificate: from the CA's record of the client
+    /// certificates it issued, `"unknown"` for one it did not issue through
+    /// [`CertificateAuthority::issue_client_certificate`].
+    fn client_common_name(&self, leaf_der: &[u8]) -> String {
+        lock(&self.clients)
+            .get(leaf_der)
+            .cloned()
+            .unwrap_or_else(|| "unknown".to_owned())
+    }
+
+    /// Authenticates, records, then answers.
+    fn handle<B>(
+        &self,
+        request: &Request<B>,
+        client_common_name: Option<&str>,
+    ) -> Response<Full<Bytes>> {
+        let authentication = self.authenticate(request.headers(), client_common_name);
+        let header = |name| {
+            request
+                .headers()
+                .get(name)
+                .map(|value: &HeaderValue| String::from_utf8_lossy(value.as_bytes()).into_owned())
+        };
+        lock(&self.requests).push(RecordedRequest {
+            method: request.method().to_string(),
+            path: request.uri().path_and_query().map_or_else(
+                || request.uri().path().to_owned(),
+                |pq| pq.as_str().to_owned(),
+            ),
+            host: header(HOST),
+            user_agent: header(USER_AGENT),
+            authentication: authentication.clone(),
+        });
+
+        match authentication {
+            Authentication::Anonymous | Authentication::UnknownToken => {
+                return json(StatusCode::UNAUTHORIZED, responses::unauthorized());
+            }
+            Authentication::Token { .. } | Authentication::ClientCertificate { .. } => {}
+        }
+        if request.method() != Method::GET {
+            return json(
+                StatusCode::METHOD_NOT_ALLOWED,
+                responses::method_not_allowed(),
+            );
+        }
+        let path = request.uri().path();
+        match path {
+            "/api" => json(StatusCode::OK, responses::api_versions(self.addr)),
+            "/apis" => json(StatusCode::OK, responses::api_group_list()),
+            "/version" => json(StatusCode::OK, responses::version()),
+            _ => match pods_namespace(path) {
+                Some(namespace) => json(StatusCode::OK, responses::pod_list(namespace)),
+                None => json(StatusCode::NOT_FOUND, responses::not_found()),
+            },
+        }
+    }
+
+    /// kube-apiserver's order: a bearer token first (an unknown one fails, whatever else
+    /// came along), then the client certificate; anonymous otherwise.
+    fn authenticate(
+        &self,
+        headers: &HeaderMap,
+        client_common_name: Option<&str>,
+    ) -> Authentication {
+        if let Some(token) = bearer_token(headers) {
+            return lock(&self.tokens)
+                .iter()
+                .find(|(_, known)| known.expose_secret() == token)
+                .map_or(Authentication::UnknownToken, |(label, _)| {
+                    Authentication::Token {
+                        label: label.clone(),
+                    }
+                });
+        }
+        match client_common_name {
+            Some(common_name) => Authentication::ClientCertificate {
+                common_name: common_name.to_owned(),
+            },
+            None => Authentication::Anonymous,
+        }
+    }
+}
+
+/// The token of an `Authorization: Bearer <token>` header, parsed as kube-apiserver does
+/// (scheme case-insensitive, value trimmed, an empty token is no token).
+fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(AUTHORIZATION)?.to_str().ok()?.trim();
+    let mut parts = value.splitn(3, ' ');
+    let scheme = parts.next()?;
+    let token = parts.next()?;
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+/// `{ns}` of `/api/v1/namespaces/{ns}/pods`.
+fn pods_namespace(path: &str) -> Option<&str> {
+    let namespace = path
+        .strip_prefix("/api/v1/namespaces/")?
+        .strip_suffix("/pods")?;
+    (!namespace.is_empty() && !namespace.contains('/')).then_some(namespace)
+}
+
+fn json(status: StatusCode, body: String) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache, private"));
+    response
+}
+
+/// Locks, recovering from poisoning (a panicking test must not take the server down).
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(authorization: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(AUTHORIZATION, HeaderValue::from_str(authorization).unwrap());
+        headers
+    }
+
+    #[test]
+    fn bearer_tokens_parse_like_kube_apiserver() {
+        assert_eq!(bearer_token(&headers("Bearer abc")), Some("abc"));
+        assert_eq!(bearer_token(&headers("bearer abc")), Some("abc"));
+        assert_eq!(bearer_token(&headers("  Bearer abc  ")), Some("abc"));
+        assert_eq!(bearer_token(&headers("Bearer abc extra")), Some("abc"));
+        assert_eq!(bearer_token(&headers("Bearer")), None);
+        assert_eq!(bearer_token(&headers("Bearer  abc")), None);
+        assert_eq!(
+            bearer_token(&headers("Basic YWxhZGRpbjpvcGVuc2VzYW1l")),
+            None
+        );
+        assert_eq!(bearer_token(&HeaderMap::new()), None);
+    }
+
+    #[test]
+    fn pods_route() {
+        assert_eq!(
+            pods_namespace("/api/v1/namespaces/team-a/pods"),
+            Some("team-a")
+        );
+        assert_eq!(pods_namespace("/api/v1/namespaces//pods"), None);
+        assert_eq!(pods_namespace("/api/v1/namespaces/a/b/pods"), None);
+        assert_eq!(pods_namespace("/api/v1/namespaces/a/pods/x"), None);
+    }
+
+    fn state() -> State {
+        State {
+            tokens: Mutex::new(vec![(
+                "alice".to_owned(),
+                SecretString::from("alice-token"),
+            )]),
+            requests: Mutex::default(),
+            clients: ClientRegistry::default(),
+            addr: "127.0.0.1:6443".parse().unwrap(),
+        }
+    }
+
+    fn get(path: &str, authorization: Option<&str>) -> Request<()> {
+        let mut request = Request::get(path).header(HOST, "kubernetes.default.svc");
+        if let Some(authorization) = authorization {
+            request = request.header(AUTHORIZATION, authorization);
+        }
+        request.body(()).unwrap()
+    }
+
+    #[test]
+    fn a_token_wins_over_a_certificate() {
+        let state = state();
+        let unknown = state.handle(&get("/api", Some("Bearer nope")), Some("bob"));
+        assert_eq!(unknown.status(), StatusCode::UNAUTHORIZED);
+        let known = state.handle(&get("/api", Some("Bearer alice-token")), Some("bob"));
+        assert_eq!(known.status(), StatusCode::OK);
+        let cert = state.handle(&get("/api", None), Some("bob"));
+        assert_eq!(cert.status(), StatusCode::OK);
+        let anonymous = state.handle(&get("/api", None), None);
+        assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+
+        let log: Vec<Authentication> = lock(&state.requests)
+            .iter()
+            .map(|r| r.authentication.clone())
+            .collect();
+        assert_eq!(
+            log,
+            vec![
+                Authentication::UnknownToken,
+                Authentication::Token {
+                    label: "alice".to_owned()
+                },
+                Authentication::ClientCertificate {
+                    common_name: "bob".to_owned()
+                },
+                Authentication::Anonymous,
+            ]
+        );
+    }
+
+    #[test]
+    fn client_common_names_come_from_the_ca_record() {
+        let ca = CertificateAuthority::new("test CA").unwrap();
+        let state = State {
+            clients: ca.clients(),
+            ..state()
+        };
+        let alice = ca.issue_client_certificate("alice").unwrap();
+        assert_eq!(state.client_common_name(alice.der().as_ref()), "alice");
+        let server = ca.issue_server_certificate(&["localhost"]).unwrap();
+        assert_eq!(state.client_common_name(server.der().as_ref()), "unknown");
+    }
+
+    #[test]
+    fn routes_and_methods() {
+        let state = state();
+        let auth = Some("Bearer alice-token");
+        for (path, status) in [
+            ("/api", StatusCode::OK),
+            ("/apis", StatusCode::OK),
+            ("/version", StatusCode::OK),
+            ("/api/v1/namespaces/a/pods?limit=1", StatusCode::OK),
+            ("/api/v1/secrets", StatusCode::NOT_FOUND),
+            ("/", StatusCode::NOT_FOUND),
+        ] {
+            assert_eq!(
+                state.handle(&get(path, auth), None).status(),
+                status,
+                "{path}"
+            );
+        }
+        let post = Request::post("/api")
+            .header(AUTHORIZATION, "Bearer alice-token")
+            .body(())
+            .unwrap();
+        assert_eq!(
+            state.handle(&post, None).status(),
+            StatusCode::METHOD_NOT_ALLOWED
+        );
+
+        let requests = lock(&state.requests);
+        assert_eq!(requests[3].path, "/api/v1/namespaces/a/pods?limit=1");
+        assert_eq!(requests[3].host.as_deref(), Some("kubernetes.default.svc"));
+        assert_eq!(requests[6].method, "POST");
+    }
+}
