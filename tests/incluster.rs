@@ -1,0 +1,168 @@
+//! The client with the in-cluster source, through the library API.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use kubecred_client::{Client, Error};
+use kubecred_core::MapEnvironment;
+use kubecred_testing::{ApiServer, Authentication};
+
+use crate::support::*;
+
+#[tokio::test]
+async fn get_json_reads_api_versions_and_the_client_exposes_what_frameworks_need() {
+    let pod = Pod::new();
+    let client = pod.client().await;
+    assert_eq!(client.source_name(), "in-cluster");
+    assert_eq!(client.namespace(), "team-a");
+    assert_eq!(client.endpoint().display_url(), pod.server.url());
+
+    let versions: serde_json::Value = client.get_json("/api").await.unwrap();
+    assert_eq!(versions["versions"], serde_json::json!(["v1"]));
+
+    let header = client.authorization_header().await.unwrap().unwrap();
+    assert!(header.is_sensitive());
+    assert_eq!(header.to_str().unwrap(), format!("Bearer {TOKEN}"));
+    assert!(!format!("{header:?}").contains(TOKEN));
+
+    // The TLS configuration verifies with ca.crt only and speaks our provider.
+    let tls = client.tls_config();
+    assert!(tls.crypto_provider().cipher_suites.iter().count() > 0);
+}
+
+#[tokio::test]
+async fn request_returns_every_status_and_get_turns_non_2xx_into_a_named_error() {
+    let pod = Pod::new();
+    let client = pod.client().await;
+    let request = http::Request::get("/no/such/thing")
+        .body(Bytes::new())
+        .unwrap();
+    let response = client.request(request).await.unwrap();
+    assert_eq!(response.status(), 404);
+
+    let err = client.get("/no/such/thing").await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "in-cluster: 404 Not Found: the server could not find the requested resource"
+    );
+    assert_eq!(err.status(), Some(http::StatusCode::NOT_FOUND));
+}
+
+#[tokio::test]
+async fn a_caller_authorization_header_is_never_overwritten() {
+    let pod = Pod::new();
+    pod.server.add_token("caller", "caller-own-token");
+    let client = pod.client().await;
+    let request = http::Request::get("/api")
+        .header("authorization", "Bearer caller-own-token")
+        .header("user-agent", "my-framework/1.0")
+        .body(Bytes::new())
+        .unwrap();
+    assert_eq!(client.request(request).await.unwrap().status(), 200);
+    let seen = &pod.server.requests()[0];
+    assert_eq!(
+        seen.authentication,
+        Authentication::Token {
+            label: "caller".into()
+        }
+    );
+    assert_eq!(seen.user_agent.as_deref(), Some("my-framework/1.0"));
+}
+
+#[tokio::test]
+async fn a_401_after_a_rotation_re_reads_the_token_and_retries_once() {
+    let pod = Pod::new();
+    let client = pod.client().await;
+    client.get("/api").await.unwrap();
+
+    // The kubelet rotates the token and the old one is revoked at once.
+    pod.server.add_token("rotated", ROTATED_TOKEN);
+    pod.server.revoke_token("pod");
+    pod.rotate_token(ROTATED_TOKEN);
+
+    client.get("/version").await.unwrap();
+    let seen: Vec<_> = pod
+        .server
+        .requests()
+        .into_iter()
+        .map(|r| r.authentication)
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            Authentication::Token {
+                label: "pod".into()
+            },
+            Authentication::UnknownToken,
+            Authentication::Token {
+                label: "rotated".into()
+            },
+        ]
+    );
+    let header = client.authorization_header().await.unwrap().unwrap();
+    assert_eq!(header.to_str().unwrap(), format!("Bearer {ROTATED_TOKEN}"));
+}
+
+#[tokio::test]
+async fn a_401_with_an_unchanged_token_is_returned_without_a_retry() {
+    let pod = Pod::with_server(ApiServer::builder().token("other", "x").start().unwrap());
+    let client = pod.client().await;
+    let err = client.get("/api").await.unwrap_err();
+    let Error::Status {
+        name,
+        status,
+        message,
+        reason,
+    } = &err
+    else {
+        panic!("expected a Status error, got {err:?}");
+    };
+    assert_eq!((name.as_str(), status.as_u16()), ("in-cluster", 401));
+    assert_eq!(message, "Unauthorized");
+    assert_eq!(reason.as_deref(), Some("Unauthorized"));
+    assert_eq!(pod.server.requests().len(), 1);
+}
+
+#[tokio::test]
+async fn the_flag_beats_kubecred_serviceaccount_dir_which_beats_the_default() {
+    let pod = Pod::new();
+    let mut env = pod.env.clone();
+    env.set(
+        "KUBECRED_SERVICEACCOUNT_DIR",
+        pod.dir.path().display().to_string(),
+    );
+    let from_var = Client::builder()
+        .environment(Arc::new(env.clone()))
+        .build()
+        .await
+        .unwrap();
+    assert_eq!(from_var.namespace(), "team-a");
+
+    let err = Client::builder()
+        .environment(Arc::new(env))
+        .serviceaccount_dir("/nonexistent/kubecred-dir")
+        .build()
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("in-cluster")
+            && kubecred_client::error_chain(&err).contains("/nonexistent/kubecred-dir/ca.crt"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn outside_a_pod_in_cluster_does_not_apply() {
+    let err = Client::builder()
+        .environment(Arc::new(MapEnvironment::default()))
+        .build()
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::NoSource { .. }), "{err:?}");
+    let report = err.report().unwrap();
+    assert_eq!(report.sources.len(), 1);
+    assert_eq!(
+        report.sources[0].reason,
+        "KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT are not set"
+    );
+}

@@ -1,0 +1,8 @@
+//! kubecred's cross-crate library tests, one module per concern (the CLI's end-to-end tests
+//! live with the CLI, which owns the binary).
+
+mod chain;
+mod incluster;
+mod mock;
+mod secrets;
+mod support;
