@@ -10,15 +10,33 @@
 //!   names the source and carries the server's `Status` message), and hands frameworks what
 //!   they need: [`Client::endpoint`], [`Client::tls_config`], [`Client::authorization_header`].
 //!
-//! ```no_run
+//! ```
+//! use std::sync::Arc;
 //! use kubecred_client::Client;
+//! use kubecred_core::MapEnvironment;
+//! use kubecred_testing::{ApiServer, ServiceAccountDir, ServiceAccountFiles};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
-//! # async fn main() -> Result<(), kubecred_client::Error> {
-//! // In a pod: the service account; later releases add env variables and kubectl proxy.
-//! let client = Client::builder().build().await?;
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! // A pod, played by the stand-in API server and a kubelet-style service-account directory.
+//! let server = ApiServer::builder().token("pod", "pod-token").start()?;
+//! let dir = ServiceAccountDir::new(
+//!     &ServiceAccountFiles::new().token("pod-token\n").ca_crt(server.ca_pem()).namespace("team-a"),
+//! )?;
+//! let env = MapEnvironment::new([
+//!     ("KUBERNETES_SERVICE_HOST", server.host()),
+//!     ("KUBERNETES_SERVICE_PORT", server.port().to_string()),
+//! ]);
+//!
+//! // In a real pod this is just `Client::builder().build().await?`.
+//! let client = Client::builder()
+//!     .environment(Arc::new(env))
+//!     .serviceaccount_dir(dir.path())
+//!     .build()
+//!     .await?;
 //! let versions: serde_json::Value = client.get_json("/api").await?;
-//! println!("{} in namespace {}", versions["versions"], client.namespace());
+//! assert_eq!(versions["versions"][0], "v1");
+//! assert_eq!((client.source_name(), client.namespace()), ("in-cluster", "team-a"));
 //! # Ok(())
 //! # }
 //! ```
