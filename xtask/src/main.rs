@@ -1,0 +1,69 @@
+//! The workspace's own tasks, run as `cargo xtask TASK` (an alias in `.cargo/config.toml`).
+//!
+//! - `demo`: builds the real `kubecred` binary and runs it as a person in a pod would, against
+//!   a stand-in API server and a kubelet-style service-account directory.
+//! - `ci`: what CI runs: rustfmt, clippy, the tests and the docs, stopping at the first failure.
+//!
+//! This file only dispatches: each task lives in its own module. The house rules (every file
+//! starts with `//!`, no debugging leftovers, every package opts into the workspace lints) are
+//! a `#[test]` in `tidy.rs`, so `cargo test` alone enforces them.
+
+mod ci;
+mod demo;
+#[cfg(test)]
+mod tidy;
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+const USAGE: &str = "\
+usage: cargo xtask TASK
+
+tasks:
+  demo   build kubecred and run it against a stand-in API server, as in a pod
+  ci     cargo fmt --check, clippy -D warnings, test, doc (stops at the first failure)
+  help   print this message
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    match args.as_slice() {
+        ["demo"] => demo::run(),
+        ["ci"] => ci::run(),
+        ["help" | "--help" | "-h"] => {
+            print!("{USAGE}");
+            ExitCode::SUCCESS
+        }
+        [] => usage_error("no task given"),
+        [task] => usage_error(&format!("unknown task `{task}`")),
+        [task, extra, ..] => usage_error(&format!("`{task}` takes no arguments (got `{extra}`)")),
+    }
+}
+
+fn usage_error(message: &str) -> ExitCode {
+    eprint!("error: {message}\n\n{USAGE}");
+    ExitCode::from(2)
+}
+
+/// The workspace root: the parent of this package's directory.
+fn workspace_root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives one level below the workspace root")
+}
+
+/// The `cargo` that runs us (Cargo sets `CARGO`), else the one on `PATH`.
+fn cargo() -> OsString {
+    std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into())
+}
+
+/// Cargo's target directory: `CARGO_TARGET_DIR` (relative to the workspace root when
+/// relative), else `<workspace root>/target`.
+fn target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR").filter(|dir| !dir.is_empty()) {
+        Some(dir) => workspace_root().join(dir),
+        None => workspace_root().join("target"),
+    }
+}
