@@ -25,9 +25,16 @@ async fn get_json_reads_api_versions_and_the_client_exposes_what_frameworks_need
     assert_eq!(header.to_str().unwrap(), format!("Bearer {TOKEN}"));
     assert!(!format!("{header:?}").contains(TOKEN));
 
-    // The TLS configuration verifies with ca.crt only and speaks our provider.
-    let tls = client.tls_config();
-    assert!(tls.crypto_provider().cipher_suites.iter().count() > 0);
+    // The TLS configuration is ready for a framework's own stack: it completes a handshake
+    // with the API server, verifying it with ca.crt.
+    let tcp = tokio::net::TcpStream::connect(pod.server.addr())
+        .await
+        .unwrap();
+    let name = rustls::pki_types::ServerName::try_from(pod.server.host()).unwrap();
+    tokio_rustls::TlsConnector::from(client.tls_config())
+        .connect(name, tcp)
+        .await
+        .expect("the exported ClientConfig verifies the API server");
 }
 
 #[tokio::test]
@@ -160,9 +167,10 @@ async fn outside_a_pod_in_cluster_does_not_apply() {
         .unwrap_err();
     assert!(matches!(err, Error::NoSource { .. }), "{err:?}");
     let report = err.report().unwrap();
-    assert_eq!(report.sources.len(), 1);
+    assert_eq!(report.sources.len(), 2, "env, then in-cluster");
+    assert_eq!(report.sources[0].reason, "KUBE_HOST is not set");
     assert_eq!(
-        report.sources[0].reason,
+        report.sources[1].reason,
         "KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT are not set"
     );
 }

@@ -95,3 +95,55 @@ async fn no_debug_display_or_error_chain_contains_the_token() {
         assert!(!text.contains(TOKEN), "the token leaked into:\n{text}");
     }
 }
+
+#[tokio::test]
+async fn no_debug_display_or_error_chain_contains_a_client_key() {
+    let server = ApiServer::builder().token("laptop", TOKEN).start().unwrap();
+    let alice = server.ca().issue_client_certificate("alice").unwrap();
+    let bob = server.ca().issue_client_certificate("bob").unwrap();
+    let env = |key: &str| {
+        Arc::new(MapEnvironment::new([
+            ("KUBE_HOST", server.url()),
+            ("KUBE_TOKEN", TOKEN.to_owned()),
+            ("KUBE_CLUSTER_CA_CERT_DATA", server.ca_pem()),
+            ("KUBE_CLIENT_CERT_DATA", alice.cert_pem().to_owned()),
+            ("KUBE_CLIENT_KEY_DATA", key.to_owned()),
+        ]))
+    };
+    let mut texts = Vec::new();
+    let source = kubecred_env::EnvSource::builder()
+        .environment(env(alice.key_pem()))
+        .build();
+    seen(&mut texts, &source);
+    seen(&mut texts, &source.endpoint().await.unwrap());
+    seen(&mut texts, &source.credentials().await.unwrap());
+    let builder = kubecred_client::Client::builder().environment(env(alice.key_pem()));
+    seen(&mut texts, &builder.explain().await);
+    let client = builder.build().await.unwrap();
+    seen(&mut texts, &client);
+    seen(&mut texts, &client.get("/api").await.unwrap());
+
+    // A mismatched key, and a key in the certificate's place.
+    for key in [bob.key_pem(), alice.cert_pem()] {
+        let err = kubecred_client::Client::builder()
+            .environment(env(key))
+            .build()
+            .await
+            .unwrap_err();
+        texts.push(error_chain(&err));
+        seen(&mut texts, &err);
+    }
+
+    let key_lines: Vec<&str> = [alice.key_pem(), bob.key_pem()]
+        .into_iter()
+        .flat_map(str::lines)
+        .filter(|line| !line.starts_with("-----") && line.len() >= 16)
+        .collect();
+    assert!(!key_lines.is_empty());
+    for text in &texts {
+        assert!(!text.contains(TOKEN), "the token leaked into:\n{text}");
+        for line in &key_lines {
+            assert!(!text.contains(line), "a private key leaked into:\n{text}");
+        }
+    }
+}

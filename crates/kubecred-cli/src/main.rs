@@ -12,18 +12,22 @@ use std::time::Duration;
 use clap::{Parser, Subcommand, ValueEnum};
 use kubecred_client::{error_chain, ClientBuilder, SourceName, DEFAULT_CONNECT_TIMEOUT};
 
-/// Reach a Kubernetes API server from wherever this runs: inside a pod (the service account),
-/// and, in later releases, from environment variables or a running `kubectl proxy`.
+/// Reach a Kubernetes API server from wherever this runs: KUBE_* environment variables, or
+/// inside a pod the service account.
 #[derive(Debug, Parser)]
 #[command(name = "kubecred", version)]
 struct Cli {
-    /// Use this source (repeat to build a chain, in order): in-cluster
+    /// Use this source (repeat to build a chain, in order): env, in-cluster
     #[arg(long = "source", value_name = "SOURCE", global = true)]
     sources: Vec<SourceName>,
 
     /// Read the in-cluster token, ca.crt and namespace from DIR [env: KUBECRED_SERVICEACCOUNT_DIR]
     #[arg(long, value_name = "DIR", global = true)]
     serviceaccount_dir: Option<PathBuf>,
+
+    /// Read the env source's variables as PREFIX_HOST, PREFIX_TOKEN, ... instead of KUBE_*
+    #[arg(long, value_name = "PREFIX", global = true)]
+    env_prefix: Option<String>,
 
     /// Give up on a request after SECONDS (default 30; connecting at most 10)
     #[arg(long, value_name = "SECONDS", global = true, value_parser = clap::value_parser!(u64).range(1..))]
@@ -96,6 +100,9 @@ fn builder(cli: &Cli) -> ClientBuilder {
     if !cli.sources.is_empty() {
         builder = builder.sources(cli.sources.iter().copied());
     }
+    if let Some(prefix) = &cli.env_prefix {
+        builder = builder.env_prefix(prefix);
+    }
     if let Some(dir) = &cli.serviceaccount_dir {
         builder = builder.serviceaccount_dir(dir);
     }
@@ -113,6 +120,9 @@ async fn run(cli: Cli) -> ExitCode {
     match &cli.command {
         Command::Explain { output } => {
             let report = builder.explain().await;
+            for warning in &report.warnings {
+                tracing::warn!("{warning}");
+            }
             let text = match output {
                 Output::Text => report.to_string(),
                 Output::Json => report.to_json() + "\n",

@@ -27,6 +27,9 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum SourceName {
+    /// The `KUBE_*` environment variables (crate `kubecred-env`).
+    #[cfg(feature = "env")]
+    Env,
     /// The pod's service account and `KUBERNETES_SERVICE_*` (crate `kubecred-incluster`).
     #[cfg(feature = "incluster")]
     InCluster,
@@ -35,13 +38,17 @@ pub enum SourceName {
 impl SourceName {
     /// The default chain, in order (only the sources compiled in).
     pub const DEFAULT_CHAIN: &'static [SourceName] = &[
+        #[cfg(feature = "env")]
+        SourceName::Env,
         #[cfg(feature = "incluster")]
         SourceName::InCluster,
     ];
 
-    /// The name: `in-cluster`.
+    /// The name: `env`, `in-cluster`.
     pub fn as_str(self) -> &'static str {
         match self {
+            #[cfg(feature = "env")]
+            SourceName::Env => "env",
             #[cfg(feature = "incluster")]
             SourceName::InCluster => "in-cluster",
         }
@@ -101,7 +108,7 @@ enum Inputs {
 /// Without an explicit endpoint or chain, the default chain is used, in this order (explicit
 /// beats implicit, probing last):
 ///
-/// 1. `env`: the `KUBE_*` variables (a later release);
+/// 1. `env`: the `KUBE_*` variables (or another prefix: [`ClientBuilder::env_prefix`]);
 /// 2. `in-cluster`: the pod's service account (`KUBERNETES_SERVICE_HOST`/`_PORT`);
 /// 3. `proxy`: a running `kubectl proxy` (a later release).
 ///
@@ -114,6 +121,7 @@ enum Inputs {
 pub struct ClientBuilder {
     inputs: Inputs,
     env: Arc<dyn Environment>,
+    env_prefix: Option<String>,
     serviceaccount_dir: Option<PathBuf>,
     connect_timeout: Duration,
     timeout: Duration,
@@ -124,6 +132,7 @@ impl Default for ClientBuilder {
         Self {
             inputs: Inputs::Named(None),
             env: Arc::new(ProcessEnvironment),
+            env_prefix: None,
             serviceaccount_dir: None,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             timeout: DEFAULT_TIMEOUT,
@@ -186,6 +195,13 @@ impl ClientBuilder {
     /// chain's sources and the `KUBECRED_*` variables).
     pub fn environment(mut self, env: Arc<dyn Environment>) -> Self {
         self.env = env;
+        self
+    }
+
+    /// Makes the env source read `<PREFIX>_HOST`, `<PREFIX>_TOKEN`, … instead of `KUBE_*`.
+    #[cfg(feature = "env")]
+    pub fn env_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.env_prefix = Some(prefix.into());
         self
     }
 
@@ -306,6 +322,15 @@ impl ClientBuilder {
     #[cfg_attr(not(feature = "incluster"), allow(unused_variables))]
     fn named_source(&self, name: SourceName) -> Result<Arc<dyn Source>, (String, SourceError)> {
         match name {
+            #[cfg(feature = "env")]
+            SourceName::Env => {
+                let mut builder =
+                    kubecred_env::EnvSource::builder().environment(Arc::clone(&self.env));
+                if let Some(prefix) = &self.env_prefix {
+                    builder = builder.prefix(prefix.clone());
+                }
+                Ok(Arc::new(builder.build()))
+            }
             #[cfg(feature = "incluster")]
             SourceName::InCluster => {
                 let dir = self
@@ -415,6 +440,14 @@ impl ClientBuilder {
                     }
                 }
             }
+        }
+        for source in &resolution.report.sources {
+            tracing::debug!(
+                source = %source.name,
+                outcome = source.outcome.as_str(),
+                reason = %source.reason,
+                "evaluated credential source"
+            );
         }
         resolution
     }

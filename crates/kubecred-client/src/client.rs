@@ -218,15 +218,17 @@ impl Client {
         let transport_error = |source: reqwest::Error| {
             let url = url.to_string();
             let name = inner.source_name.clone();
-            if transport::is_certificate_error(&source) {
-                Error::TlsVerification {
+            match transport::tls_failure(&source) {
+                Some(transport::TlsFailure::ServerCertificate) => Error::TlsVerification {
                     name,
                     url,
                     trust: inner.endpoint.trust().to_string(),
                     source,
+                },
+                Some(transport::TlsFailure::ClientCertificateRejected) => {
+                    Error::ClientCertificateRejected { name, url, source }
                 }
-            } else {
-                Error::Transport { name, url, source }
+                None => Error::Transport { name, url, source },
             }
         };
         let response = inner.http.execute(request).await.map_err(transport_error)?;

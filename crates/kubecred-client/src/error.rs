@@ -71,6 +71,19 @@ pub enum Error {
         source: reqwest::Error,
     },
 
+    /// The API server refused the client certificate during the TLS handshake (its CA did
+    /// not issue it, it expired, or the server requires one and none was sent).
+    #[error("{name}: the API server at {url} rejected the client certificate")]
+    ClientCertificateRejected {
+        /// The source's name.
+        name: String,
+        /// The URL requested.
+        url: String,
+        /// The TLS alert.
+        #[source]
+        source: reqwest::Error,
+    },
+
     /// Connecting, sending or reading failed (refused, timed out, reset, ...).
     #[error("{name}: request to {url} failed")]
     Transport {

@@ -46,20 +46,17 @@ pub(crate) fn tls_config(
         Some(identity) => builder
             .with_client_auth_cert(identity.certificates().to_vec(), identity.private_key())
             .map_err(|e| SourceError::InvalidClientIdentity {
-                origin: Origin::Code,
-                problem: format!("is unusable: {}", client_auth_problem(&e)),
+                origin: identity.key_origin().clone(),
+                // Never print key material: only the error's kind.
+                problem: match e {
+                    rustls::Error::InconsistentKeys(_) => format!(
+                        "is a private key that does not match the certificate from {}",
+                        identity.certificate_origin()
+                    ),
+                    _ => "is a private key of a kind rustls cannot sign with".to_owned(),
+                },
             }),
         None => Ok(builder.with_no_client_auth()),
-    }
-}
-
-fn client_auth_problem(e: &rustls::Error) -> String {
-    match e {
-        rustls::Error::InconsistentKeys(_) => {
-            "the private key does not match the certificate".into()
-        }
-        // Never print key material: only the error's kind.
-        _ => "the private key or certificate is not supported".into(),
     }
 }
 
@@ -271,9 +268,18 @@ impl ServerCertVerifier for PlainHttpOnly {
     }
 }
 
-/// `true` when `error`'s chain holds a rustls certificate error (the server's certificate did
-/// not verify), as opposed to a connection or protocol failure.
-pub(crate) fn is_certificate_error(error: &(dyn std::error::Error + 'static)) -> bool {
+/// What a TLS failure was about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TlsFailure {
+    /// The server's certificate did not verify here.
+    ServerCertificate,
+    /// The server refused our client certificate (or the lack of one).
+    ClientCertificateRejected,
+}
+
+/// Classifies a transport error by the rustls error in its chain, if any.
+pub(crate) fn tls_failure(error: &(dyn std::error::Error + 'static)) -> Option<TlsFailure> {
+    use rustls::AlertDescription as Alert;
     fn rustls_error<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
         // An `io::Error`'s `source()` skips its payload, and the TLS layers nest them: look
         // through every payload.
@@ -287,13 +293,23 @@ pub(crate) fn is_certificate_error(error: &(dyn std::error::Error + 'static)) ->
     }
     let mut next = Some(error);
     while let Some(e) = next {
-        if matches!(
-            rustls_error(e),
-            Some(rustls::Error::InvalidCertificate(_)) | Some(rustls::Error::General(_))
-        ) {
-            return true;
+        match rustls_error(e) {
+            Some(rustls::Error::InvalidCertificate(_)) | Some(rustls::Error::General(_)) => {
+                return Some(TlsFailure::ServerCertificate)
+            }
+            Some(rustls::Error::AlertReceived(
+                Alert::BadCertificate
+                | Alert::UnknownCA
+                | Alert::CertificateRequired
+                | Alert::CertificateUnknown
+                | Alert::CertificateExpired
+                | Alert::CertificateRevoked
+                | Alert::UnsupportedCertificate
+                | Alert::AccessDenied,
+            )) => return Some(TlsFailure::ClientCertificateRejected),
+            _ => {}
         }
         next = e.source();
     }
-    false
+    None
 }

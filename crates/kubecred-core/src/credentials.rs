@@ -144,6 +144,8 @@ pub struct ClientIdentity {
     certificates: Vec<CertificateDer<'static>>,
     key: SecretSlice<u8>,
     key_format: KeyFormat,
+    certificate_origin: Origin,
+    key_origin: Origin,
 }
 
 #[derive(Clone, Copy)]
@@ -203,7 +205,19 @@ impl ClientIdentity {
             certificates,
             key: der.into(),
             key_format,
+            certificate_origin: cert_origin,
+            key_origin,
         })
+    }
+
+    /// Where the certificate came from (named in errors).
+    pub fn certificate_origin(&self) -> &Origin {
+        &self.certificate_origin
+    }
+
+    /// Where the private key came from (named in errors).
+    pub fn key_origin(&self) -> &Origin {
+        &self.key_origin
     }
 
     /// The certificate chain, leaf first.
@@ -227,7 +241,9 @@ impl fmt::Debug for ClientIdentity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ClientIdentity")
             .field("certificates", &self.certificates.len())
+            .field("certificate_origin", &self.certificate_origin)
             .field("key", &"[redacted]")
+            .field("key_origin", &self.key_origin)
             .finish()
     }
 }

@@ -176,7 +176,7 @@ fn namespace_comes_from_pod_namespace_then_the_file_then_default() {
 
     let from_env = explain(&pod.env_with("POD_NAMESPACE", Some("from-downward-api")));
     assert_eq!(from_env.json()["namespace"], "from-downward-api");
-    assert!(from_env.json()["sources"][0]["variables"]
+    assert!(source_report(&from_env.json(), "in-cluster")["variables"]
         .as_array()
         .unwrap()
         .contains(&"POD_NAMESPACE".into()));
@@ -207,8 +207,8 @@ fn explain_reports_the_chosen_source_in_the_designed_json_shape() {
     let run = kubecred(&["explain", "--output", "json"], &pod.env);
     run.assert_code(0);
     let report = run.json();
-    let source = &report["sources"][0];
-    assert_eq!(source["name"], "in-cluster");
+    assert_eq!(source_report(&report, "env")["outcome"], "not-applicable");
+    let source = source_report(&report, "in-cluster");
     assert_eq!(source["outcome"], "chosen");
     assert_eq!(
         source["reason"],
@@ -248,16 +248,22 @@ fn explain_when_nothing_applies_reports_every_source_and_exits_1() {
     let run = kubecred(&["explain", "--output", "json"], &[]);
     run.assert_code(1);
     let report = run.json();
-    assert_eq!(report["sources"][0]["outcome"], "not-applicable");
+    assert_eq!(report["sources"].as_array().unwrap().len(), 2);
     assert_eq!(
-        report["sources"][0]["reason"],
+        source_report(&report, "env")["reason"],
+        "KUBE_HOST is not set"
+    );
+    let in_cluster = source_report(&report, "in-cluster");
+    assert_eq!(in_cluster["outcome"], "not-applicable");
+    assert_eq!(
+        in_cluster["reason"],
         "KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT are not set"
     );
     assert_eq!(report["endpoint"], serde_json::Value::Null);
     assert_eq!(report["credential"], serde_json::Value::Null);
 
     kubecred(&["get", "/api"], &[]).assert_failure(&[
-        "no credential source applies: in-cluster: KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT are not set",
+        "no credential source applies: env: KUBE_HOST is not set; in-cluster: KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT are not set",
     ]);
 }
 
@@ -271,7 +277,8 @@ fn explain_of_a_failed_source_names_it_and_exits_1() {
     );
     let run = kubecred(&["explain", "--output", "json"], &pod.env);
     run.assert_code(1);
-    let source = &run.json()["sources"][0];
+    let report = run.json();
+    let source = source_report(&report, "in-cluster");
     assert_eq!(source["outcome"], "failed");
     assert_eq!(
         source["reason"],

@@ -1,6 +1,7 @@
 //! End-to-end tests of the built `kubecred` binary against the stand-in API server, one
 //! module per concern.
 
+mod env;
 mod incluster;
 mod secrets;
 mod support;

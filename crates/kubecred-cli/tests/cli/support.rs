@@ -13,8 +13,40 @@ pub(crate) const TOKEN: &str = "eyJhbGciOiJSUzI1NiJ9.eyJleHAiOjE4OTM0NTYwMDAsInN
 /// The part of the token that is its secret: the signature.
 pub(crate) const TOKEN_SIGNATURE: &str = "c2VjcmV0LXNpZ25hdHVyZS1rdWJlY3JlZA";
 
-/// Every run of the binary in this test binary, for the no-secret test.
-pub(crate) static RUNS: Mutex<Vec<Run>> = Mutex::new(Vec::new());
+/// Secrets registered by the tests (beyond [`TOKEN`]): every run is searched for each of them.
+static SECRETS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+/// Registers a private key (PEM) as a secret: each line of its body, and its base64 form as
+/// the `_DATA` variables take it. Returns the PEM for convenience.
+pub(crate) fn secret_key(key_pem: &str) -> &str {
+    use base64::Engine as _;
+    let mut secrets = SECRETS.lock().unwrap_or_else(|e| e.into_inner());
+    secrets.extend(
+        key_pem
+            .lines()
+            .filter(|line| !line.starts_with("-----") && line.len() >= 16)
+            .map(str::to_owned),
+    );
+    let b64 = base64::engine::general_purpose::STANDARD.encode(key_pem);
+    secrets.push(b64[20..60].to_owned());
+    key_pem
+}
+
+/// Asserts that `run` printed no secret: the token, its signature, or a registered key.
+#[track_caller]
+fn assert_no_secret(run: &Run) {
+    let secrets = SECRETS.lock().unwrap_or_else(|e| e.into_inner());
+    let needles = [TOKEN, TOKEN_SIGNATURE]
+        .into_iter()
+        .chain(secrets.iter().map(String::as_str));
+    for needle in needles {
+        assert!(
+            !run.stdout.contains(needle) && !run.stderr.contains(needle),
+            "a run printed a secret ({}...):\n{run:#?}",
+            &needle[..8]
+        );
+    }
+}
 
 /// One finished run of `kubecred`.
 #[derive(Debug, Clone)]
@@ -78,9 +110,7 @@ pub(crate) fn kubecred<S: AsRef<str>>(args: &[S], env: &[(String, String)]) -> R
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
     };
-    RUNS.lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .push(run.clone());
+    assert_no_secret(&run);
     run
 }
 
@@ -159,4 +189,15 @@ pub(crate) fn path_str(path: &Path) -> String {
 pub(crate) fn closed_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.local_addr().unwrap().port()
+}
+
+/// The report of the source called `name` in an `explain --output json` report.
+pub(crate) fn source_report<'a>(
+    report: &'a serde_json::Value,
+    name: &str,
+) -> &'a serde_json::Value {
+    report["sources"]
+        .as_array()
+        .and_then(|sources| sources.iter().find(|s| s["name"] == name))
+        .unwrap_or_else(|| panic!("no source {name} in {report:#}"))
 }

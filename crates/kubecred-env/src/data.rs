@@ -1,0 +1,73 @@
+//! `_DATA` variables: PEM, or base64 of PEM, never guessed.
+
+use base64::Engine as _;
+use kubecred_core::SourceError;
+use secrecy::zeroize::Zeroize;
+
+const PEM_MARKER: &str = "-----BEGIN ";
+
+/// The PEM bytes of a `_DATA` variable: the value itself when it is PEM, or its base64
+/// decoding when that is PEM.
+///
+/// # Errors
+///
+/// [`SourceError::InvalidVariable`] naming `variable`, saying which of the two the value
+/// looked like, never quoting it.
+pub(crate) fn pem_bytes(variable: &str, mut value: String) -> Result<Vec<u8>, SourceError> {
+    let invalid = |problem: &str| SourceError::InvalidVariable {
+        variable: variable.to_owned(),
+        problem: problem.to_owned(),
+    };
+    if value.contains(PEM_MARKER) {
+        return Ok(value.into_bytes());
+    }
+    let compact: String = value.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    value.zeroize();
+    let decoded = base64::engine::general_purpose::STANDARD.decode(compact.as_bytes());
+    let mut compact = compact;
+    compact.zeroize();
+    match decoded {
+        Ok(bytes) if contains(&bytes, PEM_MARKER.as_bytes()) => Ok(bytes),
+        Ok(mut bytes) => {
+            bytes.zeroize();
+            Err(invalid(
+                "is neither PEM nor base64 of PEM (it looks like base64, but what it decodes to is not PEM)",
+            ))
+        }
+        Err(_) => Err(invalid(
+            "is neither PEM nor base64 of PEM (it does not start a PEM block and is not valid base64)",
+        )),
+    }
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PEM: &str = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+
+    #[test]
+    fn accepts_pem_and_base64_of_pem() {
+        assert_eq!(pem_bytes("V", PEM.to_owned()).unwrap(), PEM.as_bytes());
+        let b64 = base64::engine::general_purpose::STANDARD.encode(PEM);
+        let wrapped = format!("{}\n{}", &b64[..20], &b64[20..]);
+        assert_eq!(pem_bytes("V", wrapped).unwrap(), PEM.as_bytes());
+    }
+
+    #[test]
+    fn says_which_of_the_two_garbage_looked_like() {
+        let b64_of_junk = base64::engine::general_purpose::STANDARD.encode("hello world");
+        let err = pem_bytes("KUBE_CLUSTER_CA_CERT_DATA", b64_of_junk.clone()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "environment variable KUBE_CLUSTER_CA_CERT_DATA is neither PEM nor base64 of PEM (it looks like base64, but what it decodes to is not PEM)"
+        );
+        assert!(!err.to_string().contains(&b64_of_junk));
+        let err = pem_bytes("KUBE_CLUSTER_CA_CERT_DATA", "not *base64* at all".into()).unwrap_err();
+        assert!(err.to_string().contains("is not valid base64"), "{err}");
+    }
+}

@@ -1,0 +1,217 @@
+//! `HTTPS_PROXY`/`HTTP_PROXY`/`NO_PROXY`, read as kubectl (Go's `httpproxy`) reads them and
+//! turned into an explicit proxy of the endpoint. `ALL_PROXY` is ignored.
+
+use std::net::IpAddr;
+
+use kubecred_core::{is_loopback, Environment, SourceError};
+use url::{Host, Url};
+
+/// The proxy to reach `target` through, and the variables that decided it.
+pub(crate) fn system_proxy(
+    env: &dyn Environment,
+    target: &Url,
+) -> Result<(Option<Url>, Vec<String>), SourceError> {
+    if is_loopback(target) {
+        return Ok((None, Vec::new()));
+    }
+    let names: [&str; 2] = if target.scheme() == "https" {
+        ["HTTPS_PROXY", "https_proxy"]
+    } else {
+        ["HTTP_PROXY", "http_proxy"]
+    };
+    let Some((variable, value)) = first_set(env, &names) else {
+        return Ok((None, Vec::new()));
+    };
+    let mut used = vec![variable.to_owned()];
+    if let Some((no_proxy_name, no_proxy)) = first_set(env, &["NO_PROXY", "no_proxy"]) {
+        used.push(no_proxy_name.to_owned());
+        if bypasses(&no_proxy, target) {
+            return Ok((None, used));
+        }
+    }
+    let with_scheme = if value.contains("://") {
+        value
+    } else {
+        format!("http://{value}")
+    };
+    let invalid = |problem: &str| SourceError::InvalidVariable {
+        variable: variable.to_owned(),
+        problem: problem.to_owned(),
+    };
+    let url = Url::parse(&with_scheme).map_err(|_| invalid("is not a proxy URL"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(invalid(
+            "is not an http:// or https:// proxy URL with a host",
+        ));
+    }
+    Ok((Some(url), used))
+}
+
+fn first_set<'a>(env: &dyn Environment, names: &[&'a str]) -> Option<(&'a str, String)> {
+    names
+        .iter()
+        .find_map(|name| env.var(name).map(|value| (*name, value)))
+}
+
+/// Whether a `NO_PROXY` list exempts `target`: `*`, a host or domain (with or without a
+/// leading dot, matching subdomains), optionally with `:port`, an IP address or a CIDR block.
+fn bypasses(no_proxy: &str, target: &Url) -> bool {
+    let Some(host) = target.host() else {
+        return false;
+    };
+    let port = target.port_or_known_default();
+    no_proxy
+        .split(',')
+        .map(|entry| entry.trim().to_ascii_lowercase())
+        .filter(|entry| !entry.is_empty())
+        .any(|entry| {
+            if entry == "*" {
+                return true;
+            }
+            let (pattern, entry_port) = split_port(&entry);
+            if entry_port.is_some() && entry_port != port {
+                return false;
+            }
+            match &host {
+                Host::Domain(name) => {
+                    let name = name.to_ascii_lowercase();
+                    let domain = pattern.trim_start_matches('.');
+                    name == domain || name.ends_with(&format!(".{domain}"))
+                }
+                Host::Ipv4(ip) => ip_matches(pattern, IpAddr::V4(*ip)),
+                Host::Ipv6(ip) => ip_matches(pattern, IpAddr::V6(*ip)),
+            }
+        })
+}
+
+/// `host:port` → (`host`, port); `[v6]:port` and a bare IPv6 address are handled.
+fn split_port(entry: &str) -> (&str, Option<u16>) {
+    if let Some(rest) = entry.strip_prefix('[') {
+        if let Some((ip, after)) = rest.split_once(']') {
+            return (ip, after.strip_prefix(':').and_then(|p| p.parse().ok()));
+        }
+    }
+    if entry.matches(':').count() == 1 {
+        if let Some((host, port)) = entry.split_once(':') {
+            if let Ok(port) = port.parse() {
+                return (host, Some(port));
+            }
+        }
+    }
+    (entry, None)
+}
+
+fn ip_matches(pattern: &str, ip: IpAddr) -> bool {
+    match pattern.split_once('/') {
+        None => pattern.parse::<IpAddr>() == Ok(ip),
+        Some((network, bits)) => {
+            let (Ok(network), Ok(bits)) = (network.parse::<IpAddr>(), bits.parse::<u32>()) else {
+                return false;
+            };
+            match (network, ip) {
+                (IpAddr::V4(n), IpAddr::V4(a)) if bits <= 32 => {
+                    let mask = u32::MAX.checked_shl(32 - bits).unwrap_or(0);
+                    u32::from(n) & mask == u32::from(a) & mask
+                }
+                (IpAddr::V6(n), IpAddr::V6(a)) if bits <= 128 => {
+                    let mask = u128::MAX.checked_shl(128 - bits).unwrap_or(0);
+                    u128::from(n) & mask == u128::from(a) & mask
+                }
+                _ => false,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kubecred_core::MapEnvironment;
+
+    fn proxy_for(vars: &[(&str, &str)], target: &str) -> Option<String> {
+        let env = MapEnvironment::new(vars.iter().copied());
+        system_proxy(&env, &target.parse().unwrap())
+            .unwrap()
+            .0
+            .map(|u| u.to_string())
+    }
+
+    #[test]
+    fn https_proxy_applies_to_https_and_uppercase_wins() {
+        let vars = [
+            ("HTTPS_PROXY", "proxy.test:3128"),
+            ("https_proxy", "http://lower.test:1"),
+            ("HTTP_PROXY", "http://plain.test:80"),
+            ("ALL_PROXY", "http://all.test:1"),
+        ];
+        assert_eq!(
+            proxy_for(&vars, "https://api.example.test:6443").as_deref(),
+            Some("http://proxy.test:3128/")
+        );
+        assert_eq!(
+            proxy_for(&vars, "http://api.example.test").as_deref(),
+            Some("http://plain.test/")
+        );
+        assert_eq!(
+            proxy_for(&[("ALL_PROXY", "http://all.test:1")], "https://a.test"),
+            None
+        );
+    }
+
+    #[test]
+    fn never_for_loopback() {
+        let vars = [
+            ("HTTPS_PROXY", "http://proxy.test:3128"),
+            ("HTTP_PROXY", "http://p.test"),
+        ];
+        for target in [
+            "https://127.0.0.1:6443",
+            "https://[::1]:6443",
+            "http://localhost:8001",
+        ] {
+            assert_eq!(proxy_for(&vars, target), None, "{target}");
+        }
+    }
+
+    #[test]
+    fn no_proxy_matches_domains_ports_ips_and_cidrs() {
+        let proxy = ("https_proxy", "http://proxy.test:3128");
+        let cases = [
+            ("example.test", "https://api.example.test", None),
+            (".example.test", "https://example.test", None),
+            ("other.test", "https://api.example.test", Some(())),
+            (
+                "api.example.test:6443",
+                "https://api.example.test:6443",
+                None,
+            ),
+            (
+                "api.example.test:443",
+                "https://api.example.test:6443",
+                Some(()),
+            ),
+            ("10.0.0.0/8, foo", "https://10.96.0.1", None),
+            ("10.0.0.1", "https://10.96.0.1", Some(())),
+            ("fd00::/8", "https://[fd00::1]", None),
+            ("*", "https://anything.test", None),
+        ];
+        for (no_proxy, target, proxied) in cases {
+            let got = proxy_for(&[proxy, ("NO_PROXY", no_proxy)], target);
+            assert_eq!(
+                got.is_some(),
+                proxied.is_some(),
+                "NO_PROXY={no_proxy} {target}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_bad_proxy_url_names_the_variable() {
+        let env = MapEnvironment::new([("HTTPS_PROXY", "socks5://proxy.test:1080")]);
+        let err = system_proxy(&env, &"https://a.test".parse().unwrap()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "environment variable HTTPS_PROXY is not an http:// or https:// proxy URL with a host"
+        );
+    }
+}

@@ -1,0 +1,278 @@
+//! Unit tests of the env source with an injected environment.
+
+use super::*;
+use base64::Engine as _;
+use kubecred_core::{ExposeSecret, MapEnvironment};
+use kubecred_testing::CertificateAuthority;
+
+fn source(vars: &[(&str, &str)]) -> EnvSource {
+    EnvSource::builder()
+        .environment(Arc::new(MapEnvironment::new(vars.iter().copied())))
+        .build()
+}
+
+async fn endpoint(vars: &[(&str, &str)]) -> Result<Endpoint, SourceError> {
+    source(vars).endpoint().await
+}
+
+async fn failure(vars: &[(&str, &str)]) -> String {
+    let s = source(vars);
+    let err = match s.endpoint().await {
+        Ok(_) => s
+            .credentials()
+            .await
+            .expect_err("expected a failure")
+            .to_string(),
+        Err(e) => e.to_string(),
+    };
+    for (_, value) in vars {
+        if value.len() > 8 && !value.starts_with('/') {
+            assert!(!err.contains(value), "the error quotes a value: {err}");
+        }
+    }
+    err
+}
+
+#[tokio::test]
+async fn not_applicable_without_kube_host_even_with_a_namespace() {
+    for vars in [&[][..], &[("KUBE_HOST", "  "), ("KUBE_NAMESPACE", "a")][..]] {
+        let err = endpoint(vars).await.unwrap_err();
+        assert!(err.is_not_applicable());
+        assert_eq!(err.to_string(), "KUBE_HOST is not set");
+    }
+}
+
+#[tokio::test]
+async fn a_table_variable_without_kube_host_fails_naming_kube_host() {
+    for name in [
+        "KUBE_TOKEN",
+        "KUBE_INSECURE",
+        "KUBE_CLUSTER_CA_CERT_FILE",
+        "KUBE_CLIENT_KEY_DATA",
+    ] {
+        let err = endpoint(&[(name, "x")]).await.unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!("environment variable KUBE_HOST is not set, but {name} is")
+        );
+    }
+    // Other KUBE_* variables are none of our business.
+    assert!(endpoint(&[("KUBE_EDITOR", "vim")])
+        .await
+        .unwrap_err()
+        .is_not_applicable());
+}
+
+#[tokio::test]
+async fn kube_host_forms() {
+    for (host, want) in [
+        ("api.example.test", "https://api.example.test:443"),
+        ("api.example.test:6443", "https://api.example.test:6443"),
+        ("https://10.0.0.1:6443/", "https://10.0.0.1:6443"),
+        ("http://127.0.0.1:8080", "http://127.0.0.1:8080"),
+        (
+            "https://rancher.example.test/k8s/clusters/c-1",
+            "https://rancher.example.test:443/k8s/clusters/c-1",
+        ),
+        ("[::1]:6443", "https://[::1]:6443"),
+    ] {
+        let e = endpoint(&[("KUBE_HOST", host)]).await.unwrap();
+        assert_eq!(e.display_url(), want, "{host}");
+    }
+    for bad in [
+        "ftp://x.test",
+        "https://",
+        "https://u:p@x.test",
+        "https://x.test/?q=1",
+        "http://[::1",
+    ] {
+        let err = failure(&[("KUBE_HOST", bad)]).await;
+        assert!(
+            err.starts_with("environment variable KUBE_HOST "),
+            "{bad}: {err}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn trust_follows_the_variables() {
+    let ca = CertificateAuthority::new("env-test").unwrap();
+    let b64 = base64::engine::general_purpose::STANDARD.encode(ca.pem());
+    let e = endpoint(&[("KUBE_HOST", "x.test")]).await.unwrap();
+    assert!(matches!(e.trust(), Trust::SystemRoots));
+    let e = endpoint(&[
+        ("KUBE_HOST", "x.test"),
+        ("KUBE_CLUSTER_CA_CERT_DATA", &ca.pem()),
+    ])
+    .await
+    .unwrap();
+    assert!(matches!(e.trust(), Trust::CaBundle(_)));
+    let e = endpoint(&[("KUBE_HOST", "x.test"), ("KUBE_CLUSTER_CA_CERT_DATA", &b64)])
+        .await
+        .unwrap();
+    assert!(matches!(e.trust(), Trust::CaBundle(_)));
+    let e = endpoint(&[("KUBE_HOST", "x.test"), ("KUBE_INSECURE", "t")])
+        .await
+        .unwrap();
+    assert!(matches!(e.trust(), Trust::InsecureSkipVerify));
+    let e = endpoint(&[("KUBE_HOST", "x.test"), ("KUBE_INSECURE", "FALSE")])
+        .await
+        .unwrap();
+    assert!(matches!(e.trust(), Trust::SystemRoots));
+}
+
+#[tokio::test]
+async fn bad_input_is_named_never_guessed() {
+    let ca = CertificateAuthority::new("env-test").unwrap();
+    let pem = ca.pem();
+    let cases: &[(&[(&str, &str)], &str)] = &[
+        (
+            &[("KUBE_HOST", "x.test"), ("KUBE_TOKEN", "t1"), ("KUBE_TOKEN_FILE", "/t")],
+            "KUBE_TOKEN and KUBE_TOKEN_FILE are both set: set only one of them",
+        ),
+        (
+            &[("KUBE_HOST", "x.test"), ("KUBE_CLUSTER_CA_CERT_DATA", &pem), ("KUBE_CLUSTER_CA_CERT_FILE", "/ca")],
+            "KUBE_CLUSTER_CA_CERT_DATA and KUBE_CLUSTER_CA_CERT_FILE are both set: set only one of them",
+        ),
+        (
+            &[("KUBE_HOST", "x.test"), ("KUBE_INSECURE", "yes please")],
+            "environment variable KUBE_INSECURE is not a boolean (true, false, 1, 0, t, f, TRUE, FALSE, True, False)",
+        ),
+        (
+            &[("KUBE_HOST", "x.test"), ("KUBE_INSECURE", "true"), ("KUBE_CLUSTER_CA_CERT_DATA", &pem)],
+            "KUBE_INSECURE and KUBE_CLUSTER_CA_CERT_DATA are both set: verification cannot be both off and pinned to a CA bundle; unset one",
+        ),
+        (
+            &[("KUBE_HOST", "x.test"), ("KUBE_CLUSTER_CA_CERT_DATA", "garbage-data-here")],
+            "environment variable KUBE_CLUSTER_CA_CERT_DATA is neither PEM nor base64 of PEM (it does not start a PEM block and is not valid base64)",
+        ),
+        (
+            &[("KUBE_HOST", "x.test"), ("KUBE_CLIENT_CERT_DATA", &pem)],
+            "environment variable KUBE_CLIENT_KEY_DATA (or KUBE_CLIENT_KEY_FILE) is not set, but KUBE_CLIENT_CERT_DATA is",
+        ),
+        (
+            &[("KUBE_HOST", "x.test"), ("KUBE_CLIENT_KEY_FILE", "/key.pem")],
+            "environment variable KUBE_CLIENT_CERT_DATA (or KUBE_CLIENT_CERT_FILE) is not set, but KUBE_CLIENT_KEY_FILE is",
+        ),
+        (
+            &[("KUBE_HOST", "x.test"), ("KUBE_TLS_SERVER_NAME", "not a name!")],
+            "environment variable KUBE_TLS_SERVER_NAME is not a DNS name or an IP address",
+        ),
+        (
+            &[("KUBE_HOST", "x.test"), ("KUBE_TOKEN_FILE", "/nonexistent/kubecred/token")],
+            "token file /nonexistent/kubecred/token does not exist",
+        ),
+    ];
+    for (vars, want) in cases {
+        assert_eq!(&failure(vars).await, want);
+    }
+}
+
+#[tokio::test]
+async fn credentials_token_file_and_client_certificate() {
+    let ca = CertificateAuthority::new("env-test").unwrap();
+    let client = ca.issue_client_certificate("alice").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let token_path = dir.path().join("token");
+    std::fs::write(&token_path, "from-file\n").unwrap();
+    let token_path = token_path.display().to_string();
+
+    let s = source(&[("KUBE_HOST", "x.test"), ("KUBE_TOKEN_FILE", &token_path)]);
+    assert_eq!(
+        s.credentials()
+            .await
+            .unwrap()
+            .token()
+            .unwrap()
+            .expose_secret(),
+        "from-file"
+    );
+    std::fs::write(&token_path, "rotated").unwrap();
+    assert_eq!(
+        s.refresh().await.unwrap().token().unwrap().expose_secret(),
+        "rotated"
+    );
+    std::fs::write(&token_path, "").unwrap();
+    assert!(s.refresh().await.is_err());
+    assert_eq!(
+        s.credentials()
+            .await
+            .unwrap()
+            .token()
+            .unwrap()
+            .expose_secret(),
+        "rotated"
+    );
+
+    let key_b64 = base64::engine::general_purpose::STANDARD.encode(client.key_pem());
+    let s = source(&[
+        ("KUBE_HOST", "x.test"),
+        ("KUBE_CLIENT_CERT_DATA", client.cert_pem()),
+        ("KUBE_CLIENT_KEY_DATA", &key_b64),
+    ]);
+    let credentials = s.credentials().await.unwrap();
+    assert_eq!(credentials.kind().as_str(), "client-certificate");
+    assert!(!format!("{credentials:?}").contains(&key_b64[10..40]));
+
+    let err = failure(&[
+        ("KUBE_HOST", "x.test"),
+        ("KUBE_CLIENT_CERT_DATA", client.cert_pem()),
+        ("KUBE_CLIENT_KEY_DATA", client.cert_pem()),
+    ])
+    .await;
+    assert_eq!(
+        err,
+        "client certificate identity from environment variable KUBE_CLIENT_KEY_DATA holds no PEM private key (PKCS#1, PKCS#8 or SEC1)"
+    );
+}
+
+#[tokio::test]
+async fn a_custom_prefix_reads_its_own_variables_only() {
+    let env = MapEnvironment::new([
+        ("MYAPP_HOST", "https://mine.test:6443"),
+        ("MYAPP_TOKEN", "mine"),
+        ("KUBE_HOST", "https://theirs.test"),
+    ]);
+    let s = EnvSource::builder()
+        .prefix("MYAPP_")
+        .environment(Arc::new(env))
+        .build();
+    let e = s.endpoint().await.unwrap();
+    assert_eq!(e.display_url(), "https://mine.test:6443");
+    assert_eq!(e.provenance().reason, "MYAPP_HOST is set");
+    assert_eq!(e.provenance().variables, ["MYAPP_HOST", "MYAPP_TOKEN"]);
+    assert_eq!(
+        s.credentials()
+            .await
+            .unwrap()
+            .token()
+            .unwrap()
+            .expose_secret(),
+        "mine"
+    );
+}
+
+#[tokio::test]
+async fn provenance_lists_names_and_file_paths_only() {
+    let e = endpoint(&[
+        ("KUBE_HOST", "x.test"),
+        ("KUBE_TOKEN_FILE", "/run/token"),
+        ("KUBE_NAMESPACE", "team-b"),
+        ("HTTPS_PROXY", "http://proxy.test:3128"),
+    ])
+    .await
+    .unwrap();
+    let p = e.provenance();
+    assert_eq!(
+        p.variables,
+        [
+            "KUBE_HOST",
+            "KUBE_TOKEN_FILE",
+            "KUBE_NAMESPACE",
+            "HTTPS_PROXY"
+        ]
+    );
+    assert_eq!(p.files, [PathBuf::from("/run/token")]);
+    assert_eq!(e.namespace(), "team-b");
+    assert_eq!(e.proxy().map(Url::as_str), Some("http://proxy.test:3128/"));
+}
