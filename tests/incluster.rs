@@ -162,12 +162,13 @@ async fn the_flag_beats_kubecred_serviceaccount_dir_which_beats_the_default() {
 async fn outside_a_pod_in_cluster_does_not_apply() {
     let err = Client::builder()
         .environment(Arc::new(MapEnvironment::default()))
+        .proxy_url(closed_proxy_url())
         .build()
         .await
         .unwrap_err();
     assert!(matches!(err, Error::NoSource { .. }), "{err:?}");
     let report = err.report().unwrap();
-    assert_eq!(report.sources.len(), 2, "env, then in-cluster");
+    assert_eq!(report.sources.len(), 3, "env, in-cluster, proxy");
     assert_eq!(report.sources[0].reason, "KUBE_HOST is not set");
     assert_eq!(
         report.sources[1].reason,

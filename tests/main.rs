@@ -4,5 +4,6 @@
 mod chain;
 mod incluster;
 mod mock;
+mod proxy;
 mod secrets;
 mod support;

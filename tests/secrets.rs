@@ -85,6 +85,7 @@ async fn no_debug_display_or_error_chain_contains_the_token() {
 
     let none = kubecred_client::Client::builder()
         .environment(Arc::new(MapEnvironment::default()))
+        .proxy_url(closed_proxy_url())
         .build()
         .await
         .unwrap_err();

@@ -60,3 +60,9 @@ impl Pod {
             .unwrap();
     }
 }
+
+/// A `kubectl proxy` URL where nothing listens, for tests that expect nothing to apply.
+pub(crate) fn closed_proxy_url() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    format!("http://{}", listener.local_addr().unwrap())
+}

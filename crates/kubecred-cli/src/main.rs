@@ -12,18 +12,22 @@ use std::time::Duration;
 use clap::{Parser, Subcommand, ValueEnum};
 use kubecred_client::{error_chain, ClientBuilder, SourceName, DEFAULT_CONNECT_TIMEOUT};
 
-/// Reach a Kubernetes API server from wherever this runs: KUBE_* environment variables, or
-/// inside a pod the service account.
+/// Reach a Kubernetes API server from wherever this runs: KUBE_* environment variables, the
+/// pod's service account, or a running `kubectl proxy`.
 #[derive(Debug, Parser)]
 #[command(name = "kubecred", version)]
 struct Cli {
-    /// Use this source (repeat to build a chain, in order): env, in-cluster
+    /// Use this source (repeat to build a chain, in order): env, in-cluster, proxy
     #[arg(long = "source", value_name = "SOURCE", global = true)]
     sources: Vec<SourceName>,
 
     /// Read the in-cluster token, ca.crt and namespace from DIR [env: KUBECRED_SERVICEACCOUNT_DIR]
     #[arg(long, value_name = "DIR", global = true)]
     serviceaccount_dir: Option<PathBuf>,
+
+    /// Find kubectl proxy at URL (http://LOOPBACK:PORT or unix:///PATH) [env: KUBECRED_PROXY_URL] [default: http://127.0.0.1:8001]
+    #[arg(long, value_name = "URL", global = true)]
+    proxy_url: Option<String>,
 
     /// Read the env source's variables as PREFIX_HOST, PREFIX_TOKEN, ... instead of KUBE_*
     #[arg(long, value_name = "PREFIX", global = true)]
@@ -99,6 +103,9 @@ fn builder(cli: &Cli) -> ClientBuilder {
     let mut builder = ClientBuilder::new();
     if !cli.sources.is_empty() {
         builder = builder.sources(cli.sources.iter().copied());
+    }
+    if let Some(url) = &cli.proxy_url {
+        builder = builder.proxy_url(url);
     }
     if let Some(prefix) = &cli.env_prefix {
         builder = builder.env_prefix(prefix);

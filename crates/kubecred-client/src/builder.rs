@@ -17,6 +17,8 @@ use crate::{transport, Client, Error};
 /// Moves the in-cluster service-account directory for the default chain (the CLI's
 /// `--serviceaccount-dir` beats it).
 pub const SERVICEACCOUNT_DIR_VAR: &str = "KUBECRED_SERVICEACCOUNT_DIR";
+/// Moves the `kubectl proxy` address of the default chain (the CLI's `--proxy-url` beats it).
+pub const PROXY_URL_VAR: &str = "KUBECRED_PROXY_URL";
 
 /// The connect timeout unless [`ClientBuilder::connect_timeout`] says otherwise: 10 s.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -33,6 +35,9 @@ pub enum SourceName {
     /// The pod's service account and `KUBERNETES_SERVICE_*` (crate `kubecred-incluster`).
     #[cfg(feature = "incluster")]
     InCluster,
+    /// A running `kubectl proxy` (crate `kubecred-proxy`).
+    #[cfg(feature = "proxy")]
+    Proxy,
 }
 
 impl SourceName {
@@ -42,15 +47,19 @@ impl SourceName {
         SourceName::Env,
         #[cfg(feature = "incluster")]
         SourceName::InCluster,
+        #[cfg(feature = "proxy")]
+        SourceName::Proxy,
     ];
 
-    /// The name: `env`, `in-cluster`.
+    /// The name: `env`, `in-cluster`, `proxy`.
     pub fn as_str(self) -> &'static str {
         match self {
             #[cfg(feature = "env")]
             SourceName::Env => "env",
             #[cfg(feature = "incluster")]
             SourceName::InCluster => "in-cluster",
+            #[cfg(feature = "proxy")]
+            SourceName::Proxy => "proxy",
         }
     }
 }
@@ -110,7 +119,8 @@ enum Inputs {
 ///
 /// 1. `env`: the `KUBE_*` variables (or another prefix: [`ClientBuilder::env_prefix`]);
 /// 2. `in-cluster`: the pod's service account (`KUBERNETES_SERVICE_HOST`/`_PORT`);
-/// 3. `proxy`: a running `kubectl proxy` (a later release).
+/// 3. `proxy`: a running `kubectl proxy` (`http://127.0.0.1:8001`, or
+///    [`ClientBuilder::proxy_url`]), probed with a connect.
 ///
 /// The first source that applies wins; a source that applies but is broken stops the chain
 /// (it never falls through to another identity); when none applies the error lists every
@@ -122,6 +132,8 @@ pub struct ClientBuilder {
     inputs: Inputs,
     env: Arc<dyn Environment>,
     env_prefix: Option<String>,
+    proxy_url: Option<String>,
+    proxy_probe_timeout: Option<Duration>,
     serviceaccount_dir: Option<PathBuf>,
     connect_timeout: Duration,
     timeout: Duration,
@@ -133,6 +145,8 @@ impl Default for ClientBuilder {
             inputs: Inputs::Named(None),
             env: Arc::new(ProcessEnvironment),
             env_prefix: None,
+            proxy_url: None,
+            proxy_probe_timeout: None,
             serviceaccount_dir: None,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             timeout: DEFAULT_TIMEOUT,
@@ -202,6 +216,22 @@ impl ClientBuilder {
     #[cfg(feature = "env")]
     pub fn env_prefix(mut self, prefix: impl Into<String>) -> Self {
         self.env_prefix = Some(prefix.into());
+        self
+    }
+
+    /// Moves the `kubectl proxy` of the default chain without reordering it:
+    /// `http://` + a loopback host and port, or `unix:///path/to.sock` (beats
+    /// `KUBECRED_PROXY_URL`). A malformed or non-loopback URL makes the proxy source *failed*.
+    #[cfg(feature = "proxy")]
+    pub fn proxy_url(mut self, url: impl Into<String>) -> Self {
+        self.proxy_url = Some(url.into());
+        self
+    }
+
+    /// How long the proxy source's connect probe waits (200 ms by default).
+    #[cfg(feature = "proxy")]
+    pub fn proxy_probe_timeout(mut self, timeout: Duration) -> Self {
+        self.proxy_probe_timeout = Some(timeout);
         self
     }
 
@@ -328,6 +358,19 @@ impl ClientBuilder {
                     kubecred_env::EnvSource::builder().environment(Arc::clone(&self.env));
                 if let Some(prefix) = &self.env_prefix {
                     builder = builder.prefix(prefix.clone());
+                }
+                Ok(Arc::new(builder.build()))
+            }
+            #[cfg(feature = "proxy")]
+            SourceName::Proxy => {
+                let mut builder = kubecred_proxy::ProxySource::builder();
+                if let Some(url) = &self.proxy_url {
+                    builder = builder.url(url.clone());
+                } else if let Some(url) = self.env.var(PROXY_URL_VAR) {
+                    builder = builder.url_from_variable(PROXY_URL_VAR, url);
+                }
+                if let Some(timeout) = self.proxy_probe_timeout {
+                    builder = builder.probe_timeout(timeout);
                 }
                 Ok(Arc::new(builder.build()))
             }

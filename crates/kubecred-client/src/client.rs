@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use bytes::Bytes;
-use http::header::{HeaderValue, AUTHORIZATION, USER_AGENT};
+use http::header::{HeaderValue, AUTHORIZATION, HOST, USER_AGENT};
 use http::{Request, Response, StatusCode};
 use kubecred_core::{CredentialSource, Credentials, Endpoint, ExposeSecret};
 use serde::de::DeserializeOwned;
@@ -124,6 +124,14 @@ impl Client {
         let mut headers = parts.headers;
         if !headers.contains_key(USER_AGENT) {
             headers.insert(USER_AGENT, HeaderValue::from_static(USER_AGENT_VALUE));
+        }
+        if let Some(host) = inner.endpoint.host_header() {
+            if !headers.contains_key(HOST) {
+                let host = HeaderValue::from_str(host).map_err(|_| {
+                    self.invalid("the endpoint's Host header is not a valid header value")
+                })?;
+                headers.insert(HOST, host);
+            }
         }
 
         let credentials = if caller_authorization {
@@ -254,14 +262,19 @@ impl Client {
     async fn status_error(&self, response: &Response<Bytes>) -> Error {
         #[derive(serde::Deserialize)]
         struct Status {
+            kind: Option<String>,
             message: Option<String>,
             reason: Option<String>,
         }
-        let status = serde_json::from_slice::<Status>(response.body()).ok();
+        let status = serde_json::from_slice::<Status>(response.body())
+            .ok()
+            .filter(|s| s.kind.as_deref() == Some("Status"));
+        let status_body = status.is_some();
         let (mut message, reason) = match status {
             Some(Status {
                 message: Some(m),
                 reason,
+                ..
             }) if !m.is_empty() => (m, reason),
             other => {
                 let body = String::from_utf8_lossy(response.body());
@@ -278,6 +291,11 @@ impl Client {
                 (text, other.and_then(|s| s.reason))
             }
         };
+        if response.status() == StatusCode::FORBIDDEN && !status_body {
+            if let Some(hint) = self.inner.endpoint.forbidden_hint() {
+                message = format!("{message} ({hint})");
+            }
+        }
         if response.status() == StatusCode::UNAUTHORIZED {
             if let Some(expired_at) = self.expired_token().await {
                 message.push_str(&format!(

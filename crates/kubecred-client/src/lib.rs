@@ -58,7 +58,8 @@ mod explain;
 mod transport;
 
 pub use builder::{
-    ClientBuilder, SourceName, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, SERVICEACCOUNT_DIR_VAR,
+    ClientBuilder, SourceName, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, PROXY_URL_VAR,
+    SERVICEACCOUNT_DIR_VAR,
 };
 pub use client::{Client, USER_AGENT_VALUE};
 pub use error::Error;

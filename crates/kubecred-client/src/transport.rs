@@ -112,6 +112,16 @@ pub(crate) fn http_client(
         .no_proxy()
         .connect_timeout(connect_timeout)
         .timeout(timeout);
+    #[cfg(unix)]
+    if let Some(path) = endpoint.unix_socket() {
+        builder = builder.unix_socket(path.to_owned());
+    }
+    #[cfg(not(unix))]
+    if endpoint.unix_socket().is_some() {
+        return Err(SourceError::Refused {
+            reason: "unix sockets are not available on this platform".to_owned(),
+        });
+    }
     if let Some(proxy) = endpoint.proxy() {
         let proxy = reqwest::Proxy::all(proxy.as_str()).map_err(|_| SourceError::Refused {
             reason: "the HTTP proxy URL is not usable".to_owned(),

@@ -134,6 +134,9 @@ impl Provenance {
 #[derive(Debug, Clone)]
 pub struct Endpoint {
     url: Url,
+    unix_socket: Option<PathBuf>,
+    host_header: Option<String>,
+    forbidden_hint: Option<String>,
     trust: Trust,
     tls_server_name: Option<String>,
     namespace: String,
@@ -148,6 +151,9 @@ impl Endpoint {
     pub fn new(url: Url, trust: Trust) -> Self {
         Self {
             url,
+            unix_socket: None,
+            host_header: None,
+            forbidden_hint: None,
             trust,
             tls_server_name: None,
             namespace: "default".to_owned(),
@@ -155,6 +161,27 @@ impl Endpoint {
             proxy: None,
             provenance: Provenance::new("configured in code"),
         }
+    }
+
+    /// Connects to this unix socket instead of the URL's host and port (the URL still gives
+    /// the scheme, the `Host` header and the path prefix).
+    pub fn with_unix_socket(mut self, path: impl Into<PathBuf>) -> Self {
+        self.unix_socket = Some(path.into());
+        self
+    }
+
+    /// Sends this `Host` header (unless the caller sets one) instead of the URL's authority:
+    /// `kubectl proxy` rejects `[::1]:PORT` while it listens on `[::1]`.
+    pub fn with_host_header(mut self, host: impl Into<String>) -> Self {
+        self.host_header = Some(host.into());
+        self
+    }
+
+    /// Explains a `403` whose body is not a Kubernetes `Status` (it did not come from the API
+    /// server's authorizer): e.g. `kubectl proxy`'s request filter, naming its flags.
+    pub fn with_forbidden_hint(mut self, hint: impl Into<String>) -> Self {
+        self.forbidden_hint = Some(hint.into());
+        self
     }
 
     /// Verifies the serving certificate against `name` instead of the URL's host.
@@ -195,6 +222,21 @@ impl Endpoint {
         &self.url
     }
 
+    /// The unix socket to connect to, if not TCP.
+    pub fn unix_socket(&self) -> Option<&std::path::Path> {
+        self.unix_socket.as_deref()
+    }
+
+    /// The `Host` header to send instead of the URL's authority, if any.
+    pub fn host_header(&self) -> Option<&str> {
+        self.host_header.as_deref()
+    }
+
+    /// What a `403` without a `Status` body means here, if the endpoint knows.
+    pub fn forbidden_hint(&self) -> Option<&str> {
+        self.forbidden_hint.as_deref()
+    }
+
     /// How the serving certificate is verified.
     pub fn trust(&self) -> &Trust {
         &self.trust
@@ -225,14 +267,18 @@ impl Endpoint {
         &self.provenance
     }
 
-    /// `true` when the URL's host is a loopback address (see [`is_loopback`]).
+    /// `true` when the URL's host is a loopback address (see [`is_loopback`]), or the
+    /// endpoint is a unix socket (which never leaves the machine).
     pub fn is_loopback(&self) -> bool {
-        is_loopback(&self.url)
+        self.unix_socket.is_some() || is_loopback(&self.url)
     }
 
     /// The base URL as people write it: the port always shown, no trailing slash
-    /// (`https://10.96.0.1:443`).
+    /// (`https://10.96.0.1:443`); for a unix socket, `unix://` and the socket's path.
     pub fn display_url(&self) -> String {
+        if let Some(path) = &self.unix_socket {
+            return format!("unix://{}", path.display());
+        }
         let host = match self.url.host() {
             Some(Host::Ipv6(ip)) => format!("[{ip}]"),
             Some(host) => host.to_string(),

@@ -63,6 +63,16 @@ pub enum SourceError {
         problem: String,
     },
 
+    /// A setting that is not an environment variable (a flag, a builder value), or one whose
+    /// name does not fit "environment variable X", is unusable.
+    #[error("{setting} {problem}")]
+    InvalidSetting {
+        /// The setting, as a person would name it (e.g. "the proxy URL (--proxy-url)").
+        setting: String,
+        /// What is wrong.
+        problem: String,
+    },
+
     /// Two settings that exclude each other are both present (e.g. a `_DATA` variable and its
     /// `_FILE` twin).
     #[error("{first} and {second} are both set: {problem}")]

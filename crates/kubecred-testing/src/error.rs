@@ -47,4 +47,11 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+
+    /// `kubectl proxy` could not be started, or exited before it served.
+    #[error("cannot start `kubectl proxy`: {problem}")]
+    Kubectl {
+        /// What went wrong (kubectl missing, its exit status and stderr, ...).
+        problem: String,
+    },
 }

@@ -47,11 +47,16 @@
 //! # }
 //! ```
 //!
+//! - [`KubectlProxy`] runs the real `kubectl proxy` (from `PATH`) against an [`ApiServer`],
+//!   over TCP, IPv6 or a unix socket, ready when it has printed its "Starting to serve" line.
+//!
 //! TLS uses the `ring` provider only, passed explicitly to every rustls configuration (no
 //! process-wide default is installed). [`ServiceAccountDir`] needs a Unix platform (symlinks).
 
 mod ca;
 mod error;
+#[cfg(unix)]
+mod kubectl;
 mod responses;
 mod server;
 #[cfg(unix)]
@@ -59,6 +64,8 @@ mod service_account;
 
 pub use ca::{CertificateAuthority, IssuedCertificate};
 pub use error::Error;
+#[cfg(unix)]
+pub use kubectl::{kubeconfig_yaml, KubectlProxy, ProxyListen};
 pub use server::{
     ApiServer, ApiServerBuilder, Authentication, RecordedRequest, SERVING_CERTIFICATE_SANS,
 };

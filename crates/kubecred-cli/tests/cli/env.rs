@@ -276,7 +276,8 @@ fn with_in_cluster_variables_present_env_wins_and_explain_says_why() {
         outcomes,
         [
             ("env".to_owned(), "chosen".to_owned()),
-            ("in-cluster".to_owned(), "skipped".to_owned())
+            ("in-cluster".to_owned(), "skipped".to_owned()),
+            ("proxy".to_owned(), "skipped".to_owned()),
         ]
     );
     assert_eq!(

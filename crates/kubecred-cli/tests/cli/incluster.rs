@@ -248,7 +248,8 @@ fn explain_when_nothing_applies_reports_every_source_and_exits_1() {
     let run = kubecred(&["explain", "--output", "json"], &[]);
     run.assert_code(1);
     let report = run.json();
-    assert_eq!(report["sources"].as_array().unwrap().len(), 2);
+    assert_eq!(report["sources"].as_array().unwrap().len(), 3);
+    assert_eq!(source_report(&report, "proxy")["outcome"], "not-applicable");
     assert_eq!(
         source_report(&report, "env")["reason"],
         "KUBE_HOST is not set"
@@ -263,7 +264,7 @@ fn explain_when_nothing_applies_reports_every_source_and_exits_1() {
     assert_eq!(report["credential"], serde_json::Value::Null);
 
     kubecred(&["get", "/api"], &[]).assert_failure(&[
-        "no credential source applies: env: KUBE_HOST is not set; in-cluster: KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT are not set",
+        "no credential source applies: env: KUBE_HOST is not set; in-cluster: KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT are not set; proxy: nothing listening on 127.0.0.1:",
     ]);
 }
 

@@ -3,6 +3,7 @@
 
 mod env;
 mod incluster;
+mod proxy;
 mod secrets;
 mod support;
 mod usage;

@@ -95,8 +95,24 @@ impl Run {
     }
 }
 
-/// Runs `kubecred ARGS` with exactly `env` (the test process's environment is not inherited).
+/// Runs `kubecred ARGS` with exactly `env` (the test process's environment is not inherited),
+/// the proxy pinned to a closed port unless the test chose one (`KUBECRED_PROXY_URL` or
+/// `--proxy-url`), so that a `kubectl proxy` on 8001 never changes what a test sees.
 pub(crate) fn kubecred<S: AsRef<str>>(args: &[S], env: &[(String, String)]) -> Run {
+    let chose_proxy = env.iter().any(|(k, _)| k == "KUBECRED_PROXY_URL")
+        || args.iter().any(|a| a.as_ref().starts_with("--proxy-url"));
+    let mut env = env.to_vec();
+    if !chose_proxy {
+        env.push(var(
+            "KUBECRED_PROXY_URL",
+            &format!("http://127.0.0.1:{}", closed_port()),
+        ));
+    }
+    kubecred_unpinned(args, &env)
+}
+
+/// Runs `kubecred ARGS` with exactly `env`: the default proxy address stays in the chain.
+pub(crate) fn kubecred_unpinned<S: AsRef<str>>(args: &[S], env: &[(String, String)]) -> Run {
     let args: Vec<String> = args.iter().map(|a| a.as_ref().to_owned()).collect();
     let output = Command::new(env!("CARGO_BIN_EXE_kubecred"))
         .args(&args)

@@ -1,0 +1,439 @@
+//! kubecred's proxy source: a running `kubectl proxy`.
+//!
+//! `kubectl proxy` listens on `127.0.0.1:8001` by default (or on a unix socket with
+//! `--unix-socket`), authenticates upstream with the kubeconfig's credentials, and serves plain
+//! HTTP. [`ProxySource`] implements [`ApiEndpoint`] and [`CredentialSource`] for it:
+//!
+//! - the address is `http://127.0.0.1:8001` ([`DEFAULT_URL`]), any `http://` loopback URL, or
+//!   `unix:///path/to.sock`; anything else is *failed* (a `kubectl proxy` on a network address
+//!   would hand cluster access to the network);
+//! - it applies when something accepts a connection there within a short probe timeout
+//!   ([`DEFAULT_PROBE_TIMEOUT`]); nothing listening is *not applicable*, naming the address;
+//! - its credentials are anonymous, and its endpoint refuses credentials: `kubectl proxy`
+//!   forwards a caller's `Authorization` header upstream in place of its own, so a client must
+//!   never send one;
+//! - it works around `kubectl proxy`'s Host filter, which accepts `localhost`, `127.0.0.1` and
+//!   `[::1]` but (a long-standing bug) not `[::1]:PORT`, and explains its `403`s, which come
+//!   from that filter (`--accept-hosts`, `--reject-paths`), not from the cluster's RBAC.
+//!
+//! ```
+//! use kubecred_core::{ApiEndpoint, CredentialSource};
+//! use kubecred_proxy::ProxySource;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! // A stand-in for `kubectl proxy`: anything listening on loopback.
+//! let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+//! let url = format!("http://{}", listener.local_addr()?);
+//! let source = ProxySource::builder().url(&url).build();
+//! let endpoint = source.endpoint().await?;
+//! assert_eq!(endpoint.display_url(), url);
+//! assert!(!endpoint.accepts_credentials());
+//! assert_eq!(source.credentials().await?.kind().as_str(), "none");
+//!
+//! drop(listener);
+//! assert!(source.endpoint().await.unwrap_err().is_not_applicable());
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! The key design decision: the probe is a TCP (or unix) connect, not an HTTP request, so that
+//! `explain` sends no request and a busy proxy costs one accepted connection. The cost: any
+//! program listening on the address counts as a proxy until the first request says otherwise.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use kubecred_core::{
+    is_loopback, ApiEndpoint, CredentialSource, Credentials, Endpoint, Provenance, SourceError,
+    Trust,
+};
+use url::{Host, Url};
+
+/// The source's name in every message and in `explain`.
+pub const SOURCE_NAME: &str = "proxy";
+/// Where `kubectl proxy` listens by default.
+pub const DEFAULT_URL: &str = "http://127.0.0.1:8001";
+/// How long the probe waits for a connection unless [`ProxySourceBuilder::probe_timeout`]
+/// says otherwise: 200 ms (loopback answers in microseconds; a filtered port would hang).
+pub const DEFAULT_PROBE_TIMEOUT: Duration = Duration::from_millis(200);
+
+/// What a `403` from `kubectl proxy` means: its own request filter, with the flags that govern
+/// it (kubectl's defaults: `--accept-hosts='^localhost$,^127\.0\.0\.1$,^\[::1\]$'`,
+/// `--reject-paths='^/api/.*/pods/.*/exec,^/api/.*/pods/.*/attach'`).
+pub const FORBIDDEN_HINT: &str = "refused by kubectl proxy's request filter, not by the cluster's RBAC: \
+it rejects exec and attach paths (--reject-paths) and Host headers it does not accept (--accept-hosts)";
+
+/// The `kubectl proxy` source. See the crate documentation.
+#[derive(Debug, Clone)]
+pub struct ProxySource {
+    url: String,
+    setting: Setting,
+    probe_timeout: Duration,
+}
+
+/// Where the URL came from, to name it in errors.
+#[derive(Debug, Clone)]
+enum Setting {
+    Default,
+    Named(String),
+    Variable(String),
+}
+
+/// A parsed proxy address.
+#[derive(Debug)]
+enum Address {
+    Tcp { url: Url, socket: SocketAddr },
+    Unix { path: PathBuf },
+}
+
+impl Default for ProxySource {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ProxySource {
+    /// The source at [`DEFAULT_URL`].
+    pub fn new() -> Self {
+        Self::builder().build()
+    }
+
+    /// A builder to move the address or change the probe timeout.
+    pub fn builder() -> ProxySourceBuilder {
+        ProxySourceBuilder::default()
+    }
+
+    fn invalid(&self, problem: &str) -> SourceError {
+        match &self.setting {
+            Setting::Variable(name) => SourceError::InvalidVariable {
+                variable: name.clone(),
+                problem: problem.to_owned(),
+            },
+            Setting::Named(name) => SourceError::InvalidSetting {
+                setting: name.clone(),
+                problem: problem.to_owned(),
+            },
+            Setting::Default => SourceError::InvalidSetting {
+                setting: "the proxy URL".to_owned(),
+                problem: problem.to_owned(),
+            },
+        }
+    }
+
+    fn address(&self) -> Result<Address, SourceError> {
+        if let Some(path) = self.url.strip_prefix("unix://") {
+            let path = PathBuf::from(path);
+            if !path.is_absolute() {
+                return Err(self.invalid(
+                    "is not unix:///absolute/path/to.sock (the socket's path must be absolute)",
+                ));
+            }
+            return Ok(Address::Unix { path });
+        }
+        let url = Url::parse(&self.url).map_err(|_| {
+            self.invalid("is not a URL (http://127.0.0.1:8001 or unix:///path/to.sock)")
+        })?;
+        if url.scheme() != "http" {
+            return Err(
+                self.invalid("is not an http:// or unix:// URL (kubectl proxy serves plain http)")
+            );
+        }
+        if !url.username().is_empty() || url.password().is_some() || url.query().is_some() {
+            return Err(self.invalid("must not carry a user name, password or query"));
+        }
+        if !is_loopback(&url) {
+            return Err(SourceError::Refused {
+                reason: format!(
+                    "the proxy URL {} is not a loopback address: a kubectl proxy there would hand cluster access to the network",
+                    url.host_str().unwrap_or_default()
+                ),
+            });
+        }
+        let ip = match url.host() {
+            Some(Host::Ipv4(ip)) => IpAddr::V4(ip),
+            Some(Host::Ipv6(ip)) => IpAddr::V6(ip),
+            // `localhost`, decided without DNS: kubectl proxy's default address.
+            _ => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        };
+        let port = url.port_or_known_default().unwrap_or(80);
+        Ok(Address::Tcp {
+            socket: SocketAddr::new(ip, port),
+            url,
+        })
+    }
+
+    async fn probe(&self, address: &Address) -> Result<(), SourceError> {
+        let (what, result) = match address {
+            Address::Tcp { socket, .. } => (
+                socket.to_string(),
+                tokio::time::timeout(self.probe_timeout, tokio::net::TcpStream::connect(socket))
+                    .await
+                    .map(|r| r.map(drop)),
+            ),
+            #[cfg(unix)]
+            Address::Unix { path } => (
+                path.display().to_string(),
+                tokio::time::timeout(self.probe_timeout, tokio::net::UnixStream::connect(path))
+                    .await
+                    .map(|r| r.map(drop)),
+            ),
+            #[cfg(not(unix))]
+            Address::Unix { .. } => {
+                return Err(self.invalid("is a unix socket, which this platform does not have"))
+            }
+        };
+        match result {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(SourceError::not_applicable(format!(
+                "nothing listening on {what} ({})",
+                io_reason(&e)
+            ))),
+            Err(_) => Err(SourceError::not_applicable(format!(
+                "nothing answered on {what} within {} ms",
+                self.probe_timeout.as_millis()
+            ))),
+        }
+    }
+
+    fn provenance(&self, reason: String, files: Vec<PathBuf>) -> Provenance {
+        let variables = match &self.setting {
+            Setting::Variable(name) => vec![name.clone()],
+            _ => Vec::new(),
+        };
+        Provenance::new(reason)
+            .with_variables(variables)
+            .with_files(files)
+    }
+}
+
+fn io_reason(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::ConnectionRefused => "connection refused".to_owned(),
+        std::io::ErrorKind::NotFound => "no such socket".to_owned(),
+        _ => e.to_string(),
+    }
+}
+
+#[async_trait]
+impl ApiEndpoint for ProxySource {
+    fn name(&self) -> &str {
+        SOURCE_NAME
+    }
+
+    /// Parses the address and probes it with a connect.
+    ///
+    /// # Errors
+    ///
+    /// *Not applicable* when nothing accepts a connection within the probe timeout (the
+    /// reason names the address); [`SourceError::Refused`] for a non-loopback URL;
+    /// [`SourceError::InvalidVariable`] or [`SourceError::InvalidSetting`] for a malformed one.
+    async fn endpoint(&self) -> Result<Endpoint, SourceError> {
+        let address = self.address()?;
+        self.probe(&address).await?;
+        let endpoint = match address {
+            Address::Tcp { url, socket } => {
+                let reason = format!("something accepts connections on {socket}");
+                let mut endpoint = Endpoint::new(url, Trust::PlainHttp)
+                    .with_provenance(self.provenance(reason, Vec::new()));
+                if socket.is_ipv6() {
+                    // kubectl proxy's Host filter rejects `[::1]:PORT`; `localhost:PORT` is the
+                    // same machine and passes.
+                    endpoint = endpoint.with_host_header(format!("localhost:{}", socket.port()));
+                }
+                endpoint
+            }
+            Address::Unix { path } => {
+                let reason = format!("something accepts connections on {}", path.display());
+                let url = Url::parse("http://localhost").expect("a valid URL");
+                Endpoint::new(url, Trust::PlainHttp)
+                    .with_unix_socket(&path)
+                    // kubectl proxy's Host filter needs a port to split off.
+                    .with_host_header("localhost:80")
+                    .with_provenance(self.provenance(reason, vec![path]))
+            }
+        };
+        Ok(endpoint
+            .refusing_credentials()
+            .with_forbidden_hint(FORBIDDEN_HINT))
+    }
+}
+
+#[async_trait]
+impl CredentialSource for ProxySource {
+    fn name(&self) -> &str {
+        SOURCE_NAME
+    }
+
+    /// Always anonymous: `kubectl proxy` adds its own credentials upstream.
+    async fn credentials(&self) -> Result<Arc<Credentials>, SourceError> {
+        Ok(Arc::new(Credentials::anonymous()))
+    }
+}
+
+/// Builds a [`ProxySource`].
+#[derive(Debug, Clone)]
+pub struct ProxySourceBuilder {
+    url: String,
+    setting: Setting,
+    probe_timeout: Duration,
+}
+
+impl Default for ProxySourceBuilder {
+    fn default() -> Self {
+        Self {
+            url: DEFAULT_URL.to_owned(),
+            setting: Setting::Default,
+            probe_timeout: DEFAULT_PROBE_TIMEOUT,
+        }
+    }
+}
+
+impl ProxySourceBuilder {
+    /// The proxy's address: `http://` + a loopback host and port, or `unix:///path/to.sock`.
+    /// Checked when the source is evaluated, so that a bad value is reported as *failed*.
+    pub fn url(mut self, url: impl Into<String>) -> Self {
+        self.url = url.into();
+        self.setting = Setting::Default;
+        self
+    }
+
+    /// Like [`ProxySourceBuilder::url`], naming the setting in errors as `setting` (e.g.
+    /// "the proxy URL (--proxy-url)").
+    pub fn url_from_setting(mut self, setting: impl Into<String>, url: impl Into<String>) -> Self {
+        self.url = url.into();
+        self.setting = Setting::Named(setting.into());
+        self
+    }
+
+    /// Like [`ProxySourceBuilder::url`], for a value read from the environment variable
+    /// `variable` (named in errors and in `explain`).
+    pub fn url_from_variable(
+        mut self,
+        variable: impl Into<String>,
+        url: impl Into<String>,
+    ) -> Self {
+        self.url = url.into();
+        self.setting = Setting::Variable(variable.into());
+        self
+    }
+
+    /// How long the probe waits for a connection (default [`DEFAULT_PROBE_TIMEOUT`]).
+    pub fn probe_timeout(mut self, timeout: Duration) -> Self {
+        self.probe_timeout = timeout;
+        self
+    }
+
+    /// The source. Nothing is probed until it is asked.
+    pub fn build(self) -> ProxySource {
+        ProxySource {
+            url: self.url,
+            setting: self.setting,
+            probe_timeout: self.probe_timeout,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::Ipv6Addr;
+
+    fn source(url: &str) -> ProxySource {
+        ProxySource::builder().url(url).build()
+    }
+
+    #[tokio::test]
+    async fn nothing_listening_is_not_applicable_naming_the_address() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let err = source(&format!("http://127.0.0.1:{port}"))
+            .endpoint()
+            .await
+            .unwrap_err();
+        assert!(err.is_not_applicable());
+        assert_eq!(
+            err.to_string(),
+            format!("nothing listening on 127.0.0.1:{port} (connection refused)")
+        );
+    }
+
+    #[tokio::test]
+    async fn non_loopback_and_malformed_urls_fail() {
+        for (url, want) in [
+            (
+                "http://10.0.0.1:8001",
+                "refused: the proxy URL 10.0.0.1 is not a loopback address: a kubectl proxy there would hand cluster access to the network",
+            ),
+            (
+                "http://proxy.kubecred.test:8001",
+                "refused: the proxy URL proxy.kubecred.test is not a loopback address: a kubectl proxy there would hand cluster access to the network",
+            ),
+            (
+                "https://127.0.0.1:8001",
+                "the proxy URL is not an http:// or unix:// URL (kubectl proxy serves plain http)",
+            ),
+            ("127.0.0.1:8001", "the proxy URL is not a URL (http://127.0.0.1:8001 or unix:///path/to.sock)"),
+            ("not a url", "the proxy URL is not a URL (http://127.0.0.1:8001 or unix:///path/to.sock)"),
+            (
+                "unix://relative.sock",
+                "the proxy URL is not unix:///absolute/path/to.sock (the socket's path must be absolute)",
+            ),
+        ] {
+            let err = source(url).endpoint().await.unwrap_err();
+            assert!(!err.is_not_applicable(), "{url}");
+            assert_eq!(err.to_string(), want, "{url}");
+        }
+        let err = ProxySource::builder()
+            .url_from_variable("KUBECRED_PROXY_URL", "ftp://127.0.0.1")
+            .build()
+            .endpoint()
+            .await
+            .unwrap_err();
+        assert_eq!(err.variables(), ["KUBECRED_PROXY_URL"]);
+    }
+
+    #[tokio::test]
+    async fn ipv6_and_unix_sockets_get_a_host_header_the_filter_accepts() {
+        let v6 = std::net::TcpListener::bind("[::1]:0").unwrap();
+        let port = v6.local_addr().unwrap().port();
+        let e = source(&format!("http://[::1]:{port}"))
+            .endpoint()
+            .await
+            .unwrap();
+        assert_eq!(e.host_header(), Some(format!("localhost:{port}").as_str()));
+        assert!(!e.accepts_credentials());
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("proxy.sock");
+        let _listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        let e = source(&format!("unix://{}", path.display()))
+            .endpoint()
+            .await
+            .unwrap();
+        assert_eq!(e.unix_socket(), Some(path.as_path()));
+        assert_eq!(e.display_url(), format!("unix://{}", path.display()));
+        assert_eq!(e.provenance().files, std::slice::from_ref(&path));
+        drop(_listener);
+        std::fs::remove_file(&path).unwrap();
+        let err = source(&format!("unix://{}", path.display()))
+            .endpoint()
+            .await
+            .unwrap_err();
+        assert!(err.is_not_applicable(), "{err}");
+    }
+
+    #[test]
+    fn ipv6_literal_parses() {
+        assert!(matches!(
+            source("http://[::1]:8001").address().unwrap(),
+            Address::Tcp { socket, .. } if socket.ip() == IpAddr::V6(Ipv6Addr::LOCALHOST)
+        ));
+    }
+}
