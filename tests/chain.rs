@@ -132,7 +132,7 @@ async fn a_failed_source_stops_the_chain_and_never_falls_through() {
         .unwrap_err();
     let Error::SourceFailed {
         name,
-        source,
+        error: source,
         report,
     } = &err
     else {

@@ -82,7 +82,7 @@ async fn a_failing_mocked_source_fails_the_build_with_its_error() {
     let err = client_for(&server, Arc::new(source)).await.unwrap_err();
     assert_eq!(
         kubecred_client::error_chain(&err),
-        "stand-in: token file /mock/token is empty"
+        "mocked: token file /mock/token is empty"
     );
     assert!(server.requests().is_empty());
 }

@@ -30,7 +30,7 @@ async fn the_builder_refuses_the_proxy_endpoint_with_a_token_source() {
         .unwrap_err();
     let Error::SourceFailed {
         name,
-        source,
+        error: source,
         report,
     } = &err
     else {

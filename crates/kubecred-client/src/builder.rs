@@ -89,12 +89,19 @@ impl FromStr for SourceName {
     }
 }
 
-/// One entry of the chain: where the endpoint and the credentials come from.
+/// One entry of the chain: where the endpoint and the credentials come from (one source in
+/// a chain; two, possibly, when composed by hand).
 #[derive(Debug, Clone)]
 struct Entry {
     name: String,
     endpoint: Arc<dyn ApiEndpoint>,
     credentials: Arc<dyn CredentialSource>,
+}
+
+impl Entry {
+    fn credentials_name(&self) -> &str {
+        self.credentials.name()
+    }
 }
 
 /// What the builder will resolve.
@@ -160,9 +167,16 @@ impl ClientBuilder {
         Self::default()
     }
 
-    /// Uses these of kubecred's sources, in this order, instead of the default chain.
+    /// Uses these of kubecred's sources, in this order, instead of the default chain (a name
+    /// given twice counts once, at its first place).
     pub fn sources(mut self, names: impl IntoIterator<Item = SourceName>) -> Self {
-        self.inputs = Inputs::Named(Some(names.into_iter().collect()));
+        let mut chain: Vec<SourceName> = Vec::new();
+        for name in names {
+            if !chain.contains(&name) {
+                chain.push(name);
+            }
+        }
+        self.inputs = Inputs::Named(Some(chain));
         self
     }
 
@@ -270,7 +284,7 @@ impl ClientBuilder {
     pub async fn build(self) -> Result<Client, Error> {
         let resolution = self.resolve().await;
         let report = Box::new(resolution.report);
-        if let Some((name, source)) = resolution.failure {
+        if let Some((name, error)) = resolution.failure {
             if name == MissingEndpoint::NAME {
                 return Err(Error::Config(
                     "credentials were given without an endpoint".to_owned(),
@@ -278,7 +292,7 @@ impl ClientBuilder {
             }
             return Err(Error::SourceFailed {
                 name,
-                source,
+                error,
                 report,
             });
         }
@@ -297,13 +311,22 @@ impl ClientBuilder {
             self.connect_timeout,
             self.timeout,
         )
-        .map_err(|source| Error::SourceFailed {
+        .map_err(|error| Error::SourceFailed {
             name: chosen.entry.name.clone(),
-            source,
+            error,
             report: report.clone(),
         })?;
+        let name = if chosen.entry.name == chosen.entry.credentials_name() {
+            chosen.entry.name.clone()
+        } else {
+            format!(
+                "{} with {}",
+                chosen.entry.name,
+                chosen.entry.credentials_name()
+            )
+        };
         Ok(Client::new(
-            chosen.entry.name,
+            name,
             chosen.endpoint,
             chosen.entry.credentials,
             Arc::new(chosen.tls),
@@ -339,7 +362,9 @@ impl ClientBuilder {
                 endpoint,
                 credentials,
             } => {
-                let credentials = credentials.clone().unwrap_or_else(|| Arc::new(Anonymous));
+                let credentials = credentials
+                    .clone()
+                    .unwrap_or_else(|| Arc::new(Anonymous(endpoint.name().to_owned())));
                 Ok(vec![Entry {
                     name: endpoint.name().to_owned(),
                     endpoint: Arc::clone(endpoint),
@@ -455,7 +480,7 @@ impl ClientBuilder {
                         });
                     }
                 }
-                Err(error) if error.is_not_applicable() => {
+                Err((_, error)) if error.is_not_applicable() => {
                     let outcome = if decided {
                         Outcome::Skipped
                     } else {
@@ -467,7 +492,7 @@ impl ClientBuilder {
                         &error,
                     ));
                 }
-                Err(error) => {
+                Err((failed_name, error)) => {
                     let outcome = if decided {
                         Outcome::Skipped
                     } else {
@@ -479,7 +504,7 @@ impl ClientBuilder {
                         &error,
                     ));
                     if !decided {
-                        resolution.failure = Some((entry.name, error));
+                        resolution.failure = Some((failed_name, error));
                     }
                 }
             }
@@ -509,14 +534,24 @@ struct Chosen {
 }
 
 /// Resolves one entry: its endpoint, its credentials, and the TLS configuration they make,
-/// refusing a composition that would leak a secret.
+/// refusing a composition that would leak a secret. An error comes with the name of the
+/// source at fault: the credentials' source when they failed, else the endpoint's.
 async fn evaluate(
     entry: &Entry,
-) -> Result<(Endpoint, Arc<Credentials>, rustls::ClientConfig), SourceError> {
-    let endpoint = entry.endpoint.endpoint().await?;
-    let credentials = entry.credentials.credentials().await?;
-    check_composition(&endpoint, &credentials)?;
-    let tls = transport::tls_config(&endpoint, &credentials)?;
+) -> Result<(Endpoint, Arc<Credentials>, rustls::ClientConfig), (String, SourceError)> {
+    let endpoint = entry
+        .endpoint
+        .endpoint()
+        .await
+        .map_err(|e| (entry.name.clone(), e))?;
+    let credentials = entry
+        .credentials
+        .credentials()
+        .await
+        .map_err(|e| (entry.credentials_name().to_owned(), e))?;
+    check_composition(&endpoint, &credentials).map_err(|e| (entry.name.clone(), e))?;
+    let tls =
+        transport::tls_config(&endpoint, &credentials).map_err(|e| (entry.name.clone(), e))?;
     Ok((endpoint, credentials, tls))
 }
 
@@ -576,14 +611,14 @@ pub(crate) fn check_token_allowed(endpoint: &Endpoint) -> Result<(), SourceError
     Ok(())
 }
 
-/// The credentials of a hand-composed endpoint given none.
+/// The credentials of a hand-composed endpoint given none; named after the endpoint.
 #[derive(Debug)]
-struct Anonymous;
+struct Anonymous(String);
 
 #[async_trait::async_trait]
 impl CredentialSource for Anonymous {
     fn name(&self) -> &str {
-        "anonymous"
+        &self.0
     }
 
     async fn credentials(&self) -> Result<Arc<Credentials>, SourceError> {

@@ -211,9 +211,9 @@ impl Client {
             .credentials
             .credentials()
             .await
-            .map_err(|source| Error::Credentials {
+            .map_err(|error| Error::Credentials {
                 name: self.inner.source_name.clone(),
-                source,
+                error,
             })
     }
 
@@ -224,6 +224,8 @@ impl Client {
     ) -> Result<Response<Bytes>, Error> {
         let inner = &self.inner;
         let transport_error = |source: reqwest::Error| {
+            // The URL is in our message already.
+            let source = source.without_url();
             let url = url.to_string();
             let name = inner.source_name.clone();
             match transport::tls_failure(&source) {
@@ -328,7 +330,7 @@ impl Client {
         let mut value = HeaderValue::from_str(&format!("Bearer {}", token.expose_secret()))
             .map_err(|_| Error::Credentials {
                 name: self.inner.source_name.clone(),
-                source: kubecred_core::SourceError::Refused {
+                error: kubecred_core::SourceError::Refused {
                     reason: "the bearer token holds characters an HTTP header cannot carry"
                         .to_owned(),
                 },

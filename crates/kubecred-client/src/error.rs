@@ -20,14 +20,15 @@ pub enum Error {
     },
 
     /// A source applies but is broken (or the composition would be unsafe): the chain stops
-    /// there rather than fall through to another identity.
-    #[error("{name}")]
+    /// there rather than fall through to another identity. The message holds the whole
+    /// cause (`in-cluster: token file /…/token is empty`).
+    #[error("{name}: {}", crate::error_chain(error))]
     SourceFailed {
-        /// The source's name.
+        /// The failing source's name (for a hand-composed client, the endpoint's or the
+        /// credentials' source, whichever failed).
         name: String,
         /// What is wrong, naming the variable or file.
-        #[source]
-        source: SourceError,
+        error: SourceError,
         /// What each source found.
         report: Box<Explanation>,
     },
@@ -37,13 +38,12 @@ pub enum Error {
     Config(String),
 
     /// Reading the current credentials failed while sending a request.
-    #[error("{name}: cannot get credentials")]
+    #[error("{name}: cannot get credentials: {}", crate::error_chain(error))]
     Credentials {
         /// The credential source's name.
         name: String,
         /// Why.
-        #[source]
-        source: SourceError,
+        error: SourceError,
     },
 
     /// The request itself is unusable (an absolute URI, a path without a leading `/`, ...)

@@ -309,6 +309,17 @@ impl Endpoint {
             Some((path, query)) => (path, Some(query)),
             None => (path_and_query, None),
         };
+        // URL parsers resolve `.` and `..` segments, which would silently send a different
+        // request (or climb out of the endpoint's path prefix).
+        let dot_segment = |s: &str| {
+            let s = s.to_ascii_lowercase();
+            matches!(s.as_str(), "." | ".." | "%2e" | "%2e%2e" | ".%2e" | "%2e.")
+        };
+        if path.split('/').any(dot_segment) {
+            return Err(format!(
+                "request path must not contain '.' or '..' segments, got {path:?}"
+            ));
+        }
         let mut url = self.url.clone();
         let prefix = self.url.path().trim_end_matches('/');
         url.set_path(&format!("{prefix}{path}"));
@@ -352,6 +363,9 @@ mod tests {
             "https://10.0.0.1:6443/api"
         );
         assert!(e.url_for("api").is_err());
+        assert!(e.url_for("/api/../../version").is_err());
+        assert!(e.url_for("/api/%2E%2E/x").is_err());
+        assert!(e.url_for("/api/v1/namespaces/a.b/pods").is_ok());
     }
 
     #[test]

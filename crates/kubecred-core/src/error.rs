@@ -115,6 +115,28 @@ pub enum SourceError {
         path: PathBuf,
     },
 
+    /// A file the source needs exists but is unusable: not a regular file, larger than
+    /// [`crate::MAX_FILE_BYTES`], or content that breaks a rule (a namespace that is not a
+    /// DNS label).
+    #[error("{what} file {} {problem}", path.display())]
+    InvalidFile {
+        /// What the file is for.
+        what: &'static str,
+        /// The path that was read.
+        path: PathBuf,
+        /// What is wrong, never quoting the content.
+        problem: String,
+    },
+
+    /// A bearer token holds characters an `Authorization` header cannot carry.
+    #[error("bearer token from {origin} {problem}")]
+    InvalidToken {
+        /// Where the token came from.
+        origin: Origin,
+        /// What is wrong, never quoting the token.
+        problem: String,
+    },
+
     /// A CA bundle does not hold usable certificates.
     #[error("CA bundle from {origin} {problem}")]
     InvalidCaBundle {
@@ -168,7 +190,8 @@ impl SourceError {
             SourceError::InvalidVariable { variable, .. } => vec![variable.clone()],
             SourceError::Conflict { first, second, .. } => vec![first.clone(), second.clone()],
             SourceError::InvalidCaBundle { origin, .. }
-            | SourceError::InvalidClientIdentity { origin, .. } => origin_var(origin),
+            | SourceError::InvalidClientIdentity { origin, .. }
+            | SourceError::InvalidToken { origin, .. } => origin_var(origin),
             _ => Vec::new(),
         }
     }
@@ -178,12 +201,17 @@ impl SourceError {
         match self {
             SourceError::FileNotFound { path, .. }
             | SourceError::ReadFile { path, .. }
+            | SourceError::InvalidFile { path, .. }
             | SourceError::EmptyFile { path, .. } => vec![path.clone()],
             SourceError::InvalidCaBundle {
                 origin: Origin::File(path),
                 ..
             }
             | SourceError::InvalidClientIdentity {
+                origin: Origin::File(path),
+                ..
+            }
+            | SourceError::InvalidToken {
                 origin: Origin::File(path),
                 ..
             } => vec![path.clone()],

@@ -40,8 +40,8 @@
 //! unsafe composition before it connects. The cost is that a source that is both (the
 //! in-cluster one) implements two traits and keeps its state consistent between them.
 //!
-//! Core does no network I/O and knows no concrete source; its only file I/O is the two small
-//! readers sources share ([`read_token_file`], [`read_ca_bundle_file`]).
+//! Core does no network I/O and knows no concrete source; its only file I/O is the small-file
+//! readers sources share ([`read_small_file`], [`read_token_file`], [`read_ca_bundle_file`]).
 
 mod credentials;
 mod endpoint;
@@ -55,7 +55,10 @@ pub use credentials::{ClientIdentity, CredentialKind, Credentials};
 pub use endpoint::{is_loopback, CaBundle, Endpoint, Provenance, Trust};
 pub use environment::{Environment, MapEnvironment, ProcessEnvironment};
 pub use error::{Origin, SourceError};
-pub use files::{read_ca_bundle_file, read_token_file};
+pub use files::{
+    check_namespace, check_token, read_ca_bundle_file, read_small_file, read_token_file,
+    MAX_FILE_BYTES,
+};
 pub use source::{ApiEndpoint, CredentialSource, Source, StaticSource};
 
 #[cfg(feature = "mock")]

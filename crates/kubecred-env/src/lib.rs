@@ -58,11 +58,12 @@ use std::sync::Arc;
 use arc_swap::ArcSwapOption;
 use async_trait::async_trait;
 use kubecred_core::{
-    read_ca_bundle_file, read_token_file, ApiEndpoint, CaBundle, ClientIdentity, CredentialSource,
-    Credentials, Endpoint, Environment, Origin, ProcessEnvironment, Provenance, SourceError, Trust,
+    check_namespace, check_token, read_ca_bundle_file, read_small_file, read_token_file,
+    ApiEndpoint, CaBundle, ClientIdentity, CredentialSource, Credentials, Endpoint, Environment,
+    Origin, ProcessEnvironment, Provenance, SourceError, Trust,
 };
 use secrecy::zeroize::Zeroize;
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
 use crate::names::Names;
@@ -226,9 +227,7 @@ impl EnvSource {
             return data::pem_bytes(data, value).map(Some);
         }
         match self.env.var(file) {
-            Some(path) => std::fs::read(&path)
-                .map(Some)
-                .map_err(|e| SourceError::from_io(what, path, e)),
+            Some(path) => read_small_file(what, path.as_ref()).map(Some),
             None => Ok(None),
         }
     }
@@ -282,7 +281,12 @@ impl EnvSource {
 
     fn token(&self) -> Result<Option<SecretString>, SourceError> {
         if let Some(token) = self.env.var(&self.names.token) {
-            return Ok(Some(SecretString::from(token)));
+            let token = SecretString::from(token);
+            check_token(
+                token.expose_secret(),
+                Origin::Variable(self.names.token.clone()),
+            )?;
+            return Ok(Some(token));
         }
         match self.env.var(&self.names.token_file) {
             Some(path) => read_token_file(path.as_ref()).map(Some),
@@ -371,12 +375,18 @@ impl ApiEndpoint for EnvSource {
             None => Trust::SystemRoots,
         };
         let (proxy, proxy_variables) = proxy::system_proxy(&*self.env, &url)?;
+        let namespace = match self.env.var(&self.names.namespace) {
+            Some(namespace) => {
+                check_namespace(&namespace).map_err(|problem| SourceError::InvalidVariable {
+                    variable: self.names.namespace.clone(),
+                    problem,
+                })?;
+                namespace
+            }
+            None => "default".to_owned(),
+        };
         let mut endpoint = Endpoint::new(url, trust)
-            .with_namespace(
-                self.env
-                    .var(&self.names.namespace)
-                    .unwrap_or_else(|| "default".to_owned()),
-            )
+            .with_namespace(namespace)
             .with_provenance(self.provenance(proxy_variables));
         if let Some(name) = self.tls_server_name()? {
             endpoint = endpoint.with_tls_server_name(name);

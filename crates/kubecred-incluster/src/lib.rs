@@ -56,8 +56,9 @@ use std::sync::Arc;
 use arc_swap::ArcSwapOption;
 use async_trait::async_trait;
 use kubecred_core::{
-    read_ca_bundle_file, read_token_file, ApiEndpoint, CredentialSource, Credentials, Endpoint,
-    Environment, ProcessEnvironment, Provenance, SourceError, Trust,
+    check_namespace, read_ca_bundle_file, read_small_file, read_token_file, ApiEndpoint,
+    CredentialSource, Credentials, Endpoint, Environment, ProcessEnvironment, Provenance,
+    SourceError, Trust,
 };
 use url::Url;
 
@@ -156,14 +157,14 @@ impl InCluster {
             }
             (Some(host), Some(port)) => (host, port),
         };
-        let port: u16 =
-            port.parse()
-                .ok()
-                .filter(|p| *p != 0)
-                .ok_or_else(|| SourceError::InvalidVariable {
-                    variable: SERVICE_PORT_VAR.to_owned(),
-                    problem: "is not a port number (1-65535)".to_owned(),
-                })?;
+        let port: u16 = Some(port.as_str())
+            .filter(|p| p.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|p| p.parse().ok())
+            .filter(|p| *p != 0)
+            .ok_or_else(|| SourceError::InvalidVariable {
+                variable: SERVICE_PORT_VAR.to_owned(),
+                problem: "is not a port number (1-65535)".to_owned(),
+            })?;
         if self.use_dns_name {
             return Ok(Url::parse(DNS_URL).expect("DNS_URL is a valid URL"));
         }
@@ -180,27 +181,44 @@ impl InCluster {
     /// The namespace and, for `explain`, the variable or file it came from.
     fn namespace(&self) -> Result<(String, Provenance), SourceError> {
         if let Some(namespace) = self.env.var(POD_NAMESPACE_VAR) {
+            check_namespace(&namespace).map_err(|problem| SourceError::InvalidVariable {
+                variable: POD_NAMESPACE_VAR.to_owned(),
+                problem,
+            })?;
             return Ok((
                 namespace,
                 Provenance::default().with_variables([POD_NAMESPACE_VAR]),
             ));
         }
-        match std::fs::read_to_string(&self.namespace_path) {
-            Ok(content) if !content.trim().is_empty() => Ok((
-                content.trim().to_owned(),
-                Provenance::default().with_files([&self.namespace_path]),
-            )),
-            Ok(_) => Ok((DEFAULT_NAMESPACE.to_owned(), Provenance::default())),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                Ok((DEFAULT_NAMESPACE.to_owned(), Provenance::default()))
+        let content = match read_small_file("namespace", &self.namespace_path) {
+            Ok(content) => content,
+            Err(SourceError::FileNotFound { .. }) => {
+                return Ok((DEFAULT_NAMESPACE.to_owned(), Provenance::default()))
             }
-            Err(e) => Err(SourceError::from_io("namespace", &self.namespace_path, e)),
+            Err(e) => return Err(e),
+        };
+        let invalid = |problem: String| SourceError::InvalidFile {
+            what: "namespace",
+            path: self.namespace_path.clone(),
+            problem,
+        };
+        let namespace = std::str::from_utf8(&content)
+            .map_err(|_| invalid("is not UTF-8".to_owned()))?
+            .trim();
+        if namespace.is_empty() {
+            return Ok((DEFAULT_NAMESPACE.to_owned(), Provenance::default()));
         }
+        check_namespace(namespace).map_err(invalid)?;
+        Ok((
+            namespace.to_owned(),
+            Provenance::default().with_files([&self.namespace_path]),
+        ))
     }
 }
 
-/// The host as it goes in a URL: an IPv6 literal bracketed (a bracketed one kept), anything
-/// that could break out of the authority refused.
+/// The host as it goes in a URL: an IPv6 literal bracketed (a bracketed one kept), an IPv4
+/// address in its dotted-quad form only (no `1.2.3` or `0x7f.1` shorthands), or a DNS name
+/// of letters, digits and hyphens.
 fn url_host(host: &str) -> Option<String> {
     if let Some(inner) = host.strip_prefix('[') {
         let inner = inner.strip_suffix(']')?;
@@ -210,8 +228,28 @@ fn url_host(host: &str) -> Option<String> {
     if host.parse::<Ipv6Addr>().is_ok() {
         return Some(format!("[{host}]"));
     }
-    let forbidden = |c: char| c.is_whitespace() || ":/?#@[]\\%".contains(c);
-    (!host.contains(forbidden)).then(|| host.to_owned())
+    if host.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+        return host
+            .parse::<std::net::Ipv4Addr>()
+            .ok()
+            .map(|_| host.to_owned());
+    }
+    let label_ok = |label: &str| {
+        !label.is_empty()
+            && label.len() <= 63
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    };
+    let name = host.strip_suffix('.').unwrap_or(host);
+    // A last label that starts with a digit would make URL parsers read an IPv4 shorthand.
+    let last_is_word = name
+        .rsplit('.')
+        .next()
+        .is_some_and(|last| last.starts_with(|c: char| c.is_ascii_alphabetic()));
+    (name.len() <= 253 && name.split('.').all(label_ok) && last_is_word).then(|| host.to_owned())
 }
 
 #[async_trait]

@@ -94,6 +94,12 @@ async fn bad_host_or_port_is_named_without_its_value() {
         ("evil.test/x", "443", SERVICE_HOST_VAR),
         ("user@evil.test", "443", SERVICE_HOST_VAR),
         ("[not-ipv6]", "443", SERVICE_HOST_VAR),
+        ("1.2.3", "443", SERVICE_HOST_VAR),
+        ("0x7f.1", "443", SERVICE_HOST_VAR),
+        ("a..b", "443", SERVICE_HOST_VAR),
+        ("-x", "443", SERVICE_HOST_VAR),
+        ("1.2.3.4:80", "443", SERVICE_HOST_VAR),
+        ("10.96.0.1", "+443", SERVICE_PORT_VAR),
     ] {
         let err = endpoint_error(&pod, &[(SERVICE_HOST_VAR, host), (SERVICE_PORT_VAR, port)]).await;
         let SourceError::InvalidVariable { variable: v, .. } = &err else {

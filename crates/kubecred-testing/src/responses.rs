@@ -22,6 +22,17 @@ pub(crate) fn unauthorized() -> String {
     status(401, "Unauthorized", "Unauthorized")
 }
 
+/// `403` from the authorizer (RBAC): `user` may not list pods in `namespace`.
+pub(crate) fn forbidden_pods(user: &str, namespace: &str) -> String {
+    status(
+        403,
+        "Forbidden",
+        &format!(
+            r#"pods is forbidden: User "{user}" cannot list resource "pods" in API group "" in the namespace "{namespace}""#
+        ),
+    )
+}
+
 /// `404` for a path the server does not serve.
 pub(crate) fn not_found() -> String {
     status(

@@ -95,7 +95,7 @@ pub struct RecordedRequest {
 /// | `/api` | `APIVersions` (`v1`, with this server's address) |
 /// | `/apis` | `APIGroupList` (`apps/v1`, `batch/v1`) |
 /// | `/version` | version info of a `v1.32.0` server |
-/// | `/api/v1/namespaces/{ns}/pods` | a `PodList` with one pod, `stand-in`, in `{ns}` |
+/// | `/api/v1/namespaces/{ns}/pods` | a `PodList` with one pod, `stand-in`, in `{ns}` (`403` once [forbidden](ApiServer::forbid_namespace)) |
 /// | anything else | `404` `Status` (`NotFound`) |
 ///
 /// Other methods get `405` (`MethodNotAllowed`). Queries are ignored for routing and kept in
@@ -174,6 +174,13 @@ impl ApiServer {
     /// Forgets the requests received so far.
     pub fn clear_requests(&self) {
         lock(&self.state.requests).clear();
+    }
+
+    /// From now on, listing pods in `namespace` is forbidden to everyone: `403` with the
+    /// `Status` an RBAC denial carries (`pods is forbidden: User "…" cannot list resource
+    /// "pods" …`, reason `Forbidden`). The user is the token's label or the certificate's CN.
+    pub fn forbid_namespace(&self, namespace: &str) {
+        lock(&self.state.forbidden_namespaces).push(namespace.to_owned());
     }
 }
 
@@ -282,6 +289,7 @@ impl ApiServerBuilder {
             tokens: Mutex::new(self.tokens),
             requests: Mutex::default(),
             clients: ca.clients(),
+            forbidden_namespaces: Mutex::default(),
             addr,
         });
 
@@ -464,6 +472,7 @@ async fn connection(stream: TcpStream, acceptor: TlsAcceptor, state: Arc<State>)
 /// What the server thread shares with the [`ApiServer`] handle.
 struct State {
     tokens: Mutex<Vec<(String, SecretString)>>,
+    forbidden_namespaces: Mutex<Vec<String>>,
     requests: Mutex<Vec<RecordedRequest>>,
     clients: ClientRegistry,
     addr: SocketAddr,
@@ -512,12 +521,13 @@ impl State {
             authentication: authentication.clone(),
         });
 
-        match authentication {
+        let user = match &authentication {
             Authentication::Anonymous | Authentication::UnknownToken => {
                 return json(StatusCode::UNAUTHORIZED, responses::unauthorized());
             }
-            Authentication::Token { .. } | Authentication::ClientCertificate { .. } => {}
-        }
+            Authentication::Token { label } => label.clone(),
+            Authentication::ClientCertificate { common_name } => common_name.clone(),
+        };
         if request.method() != Method::GET {
             return json(
                 StatusCode::METHOD_NOT_ALLOWED,
@@ -530,6 +540,16 @@ impl State {
             "/apis" => json(StatusCode::OK, responses::api_group_list()),
             "/version" => json(StatusCode::OK, responses::version()),
             _ => match pods_namespace(path) {
+                Some(namespace)
+                    if lock(&self.forbidden_namespaces)
+                        .iter()
+                        .any(|n| n == namespace) =>
+                {
+                    json(
+                        StatusCode::FORBIDDEN,
+                        responses::forbidden_pods(&user, namespace),
+                    )
+                }
                 Some(namespace) => json(StatusCode::OK, responses::pod_list(namespace)),
                 None => json(StatusCode::NOT_FOUND, responses::not_found()),
             },
@@ -638,6 +658,7 @@ mod tests {
             )]),
             requests: Mutex::default(),
             clients: ClientRegistry::default(),
+            forbidden_namespaces: Mutex::default(),
             addr: "127.0.0.1:6443".parse().unwrap(),
         }
     }
@@ -686,6 +707,7 @@ mod tests {
         let ca = CertificateAuthority::new("test CA").unwrap();
         let state = State {
             clients: ca.clients(),
+            forbidden_namespaces: Mutex::default(),
             ..state()
         };
         let alice = ca.issue_client_certificate("alice").unwrap();

@@ -315,3 +315,40 @@ fn options_are_global_and_the_flag_beats_the_variable() {
     )
     .assert_success_body();
 }
+
+#[test]
+fn a_403_from_rbac_carries_the_servers_status_message() {
+    let pod = Pod::new();
+    pod.server.forbid_namespace("kube-system");
+    pod.get("/api/v1/namespaces/kube-system/pods").assert_failure(&[
+        r#"in-cluster: 403 Forbidden: pods is forbidden: User "pod" cannot list resource "pods" in API group "" in the namespace "kube-system""#,
+    ]);
+}
+
+#[test]
+fn a_token_an_http_header_cannot_carry_fails_at_resolution_naming_the_file() {
+    let pod = Pod::new();
+    pod.files(
+        ServiceAccountFiles::new()
+            .token(format!("{TOKEN}\nsecond-line"))
+            .ca_crt(pod.server.ca_pem()),
+    );
+    let token_path = path_str(&pod.dir.token_path());
+    let report = kubecred(&["explain", "--output", "json"], &pod.env);
+    report.assert_code(1);
+    assert_eq!(
+        source_report(&report.json(), "in-cluster")["reason"],
+        format!("bearer token from file {token_path} holds characters an HTTP Authorization header cannot carry (spaces, control characters or non-ASCII)")
+    );
+    pod.get("/api").assert_failure(&[&token_path]);
+    assert!(pod.server.requests().is_empty());
+}
+
+#[test]
+fn dot_segments_in_the_path_are_refused_not_resolved() {
+    let pod = Pod::new();
+    pod.get("/api/../../version").assert_failure(&[
+        "in-cluster: invalid request: request path must not contain '.' or '..' segments",
+    ]);
+    assert!(pod.server.requests().is_empty());
+}
