@@ -47,7 +47,7 @@ async fn a_mocked_source_is_refreshed_exactly_once_after_a_401() {
     source
         .expect_refresh()
         .times(1)
-        .returning(|| Ok(bearer("new-token")));
+        .returning(|_rejected| Ok(bearer("new-token")));
 
     let client = client_for(&server, Arc::new(source)).await.unwrap();
     let versions: serde_json::Value = client.get_json("/api").await.unwrap();

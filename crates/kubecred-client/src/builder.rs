@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kubecred_core::{
-    ApiEndpoint, CredentialSource, Credentials, Endpoint, Environment, ProcessEnvironment, Source,
-    SourceError, Trust,
+    ApiEndpoint, Clock, CredentialSource, Credentials, Endpoint, Environment, ProcessEnvironment,
+    Source, SourceError, SystemClock, Trust,
 };
 
 use crate::explain::{CredentialReport, Explanation, Outcome, SourceReport};
@@ -17,6 +17,10 @@ use crate::{transport, Client, Error};
 /// Moves the in-cluster service-account directory for the default chain (the CLI's
 /// `--serviceaccount-dir` beats it).
 pub const SERVICEACCOUNT_DIR_VAR: &str = "KUBECRED_SERVICEACCOUNT_DIR";
+/// Sets the token and CA bundle re-read periods of the default chain's sources, in whole
+/// seconds ≥ 1 (for demos and tests; [`ClientBuilder::refresh_period`] and
+/// [`ClientBuilder::ca_refresh_period`] beat it).
+pub const REFRESH_SECS_VAR: &str = "KUBECRED_REFRESH_SECS";
 /// Moves the `kubectl proxy` address of the default chain (the CLI's `--proxy-url` beats it).
 pub const PROXY_URL_VAR: &str = "KUBECRED_PROXY_URL";
 
@@ -141,6 +145,9 @@ pub struct ClientBuilder {
     env_prefix: Option<String>,
     proxy_url: Option<String>,
     proxy_probe_timeout: Option<Duration>,
+    refresh_period: Option<Duration>,
+    ca_refresh_period: Option<Duration>,
+    clock: Arc<dyn Clock>,
     serviceaccount_dir: Option<PathBuf>,
     connect_timeout: Duration,
     timeout: Duration,
@@ -154,6 +161,9 @@ impl Default for ClientBuilder {
             env_prefix: None,
             proxy_url: None,
             proxy_probe_timeout: None,
+            refresh_period: None,
+            ca_refresh_period: None,
+            clock: Arc::new(SystemClock),
             serviceaccount_dir: None,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             timeout: DEFAULT_TIMEOUT,
@@ -246,6 +256,27 @@ impl ClientBuilder {
     #[cfg(feature = "proxy")]
     pub fn proxy_probe_timeout(mut self, timeout: Duration) -> Self {
         self.proxy_probe_timeout = Some(timeout);
+        self
+    }
+
+    /// How often the default chain's file-backed tokens are re-read at least (60 s by
+    /// default; 10 s before a JWT's `exp` when sooner). Beats `KUBECRED_REFRESH_SECS`.
+    pub fn refresh_period(mut self, period: Duration) -> Self {
+        self.refresh_period = Some(period);
+        self
+    }
+
+    /// How often the default chain's CA bundle files are re-read (300 s by default; down to
+    /// 1 s). Beats `KUBECRED_REFRESH_SECS`.
+    pub fn ca_refresh_period(mut self, period: Duration) -> Self {
+        self.ca_refresh_period = Some(period);
+        self
+    }
+
+    /// Reads time from `clock` in the default chain's sources (tests use a
+    /// [`kubecred_core::ManualClock`]).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
         self
     }
 
@@ -374,13 +405,52 @@ impl ClientBuilder {
         }
     }
 
-    #[cfg_attr(not(feature = "incluster"), allow(unused_variables))]
+    /// The token and CA re-read periods: the builder's, else `KUBECRED_REFRESH_SECS`, else
+    /// the sources' defaults (`None`).
+    fn refresh_periods(&self) -> Result<(Option<Duration>, Option<Duration>), SourceError> {
+        if let (Some(token), Some(ca)) = (self.refresh_period, self.ca_refresh_period) {
+            return Ok((Some(token), Some(ca)));
+        }
+        let from_env = match self.env.var(REFRESH_SECS_VAR) {
+            None => None,
+            Some(value) => Some(
+                value
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|secs| *secs >= 1)
+                    .map(Duration::from_secs)
+                    .ok_or_else(|| SourceError::InvalidVariable {
+                        variable: REFRESH_SECS_VAR.to_owned(),
+                        problem: "is not a whole number of seconds, 1 or more".to_owned(),
+                    })?,
+            ),
+        };
+        Ok((
+            self.refresh_period.or(from_env),
+            self.ca_refresh_period.or(from_env),
+        ))
+    }
+
+    #[cfg_attr(
+        not(any(feature = "incluster", feature = "env")),
+        allow(unused_variables)
+    )]
     fn named_source(&self, name: SourceName) -> Result<Arc<dyn Source>, (String, SourceError)> {
         match name {
             #[cfg(feature = "env")]
             SourceName::Env => {
-                let mut builder =
-                    kubecred_env::EnvSource::builder().environment(Arc::clone(&self.env));
+                let (token_period, ca_period) = self
+                    .refresh_periods()
+                    .map_err(|e| (name.as_str().to_owned(), e))?;
+                let mut builder = kubecred_env::EnvSource::builder()
+                    .environment(Arc::clone(&self.env))
+                    .clock(Arc::clone(&self.clock));
+                if let Some(period) = token_period {
+                    builder = builder.token_refresh_period(period);
+                }
+                if let Some(period) = ca_period {
+                    builder = builder.ca_refresh_period(period);
+                }
                 if let Some(prefix) = &self.env_prefix {
                     builder = builder.prefix(prefix.clone());
                 }
@@ -408,12 +478,20 @@ impl ClientBuilder {
                     .unwrap_or_else(|| {
                         PathBuf::from(kubecred_incluster::DEFAULT_SERVICEACCOUNT_DIR)
                     });
-                Ok(Arc::new(
-                    kubecred_incluster::InCluster::builder()
-                        .serviceaccount_dir(dir)
-                        .environment(Arc::clone(&self.env))
-                        .build(),
-                ))
+                let (token_period, ca_period) = self
+                    .refresh_periods()
+                    .map_err(|e| (name.as_str().to_owned(), e))?;
+                let mut builder = kubecred_incluster::InCluster::builder()
+                    .serviceaccount_dir(dir)
+                    .environment(Arc::clone(&self.env))
+                    .clock(Arc::clone(&self.clock));
+                if let Some(period) = token_period {
+                    builder = builder.token_refresh_period(period);
+                }
+                if let Some(period) = ca_period {
+                    builder = builder.ca_refresh_period(period);
+                }
+                Ok(Arc::new(builder.build()))
             }
         }
     }

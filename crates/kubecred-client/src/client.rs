@@ -156,7 +156,10 @@ impl Client {
         let response = self.send(build(credentials.as_deref())?, &url).await?;
         let sent_token = credentials.as_deref().and_then(Credentials::token);
         if response.status() == StatusCode::UNAUTHORIZED && sent_token.is_some() {
-            match inner.credentials.refresh().await {
+            let rejected = credentials
+                .as_ref()
+                .expect("a token was sent, so credentials were read");
+            match inner.credentials.refresh(rejected).await {
                 Ok(fresh) => {
                     let changed = fresh.token().map(|t| t.expose_secret())
                         != sent_token.map(|t| t.expose_secret());
@@ -166,7 +169,7 @@ impl Client {
                 }
                 Err(error) => tracing::warn!(
                     source = %inner.source_name,
-                    error = %crate::error_chain(&error),
+                    error = %kubecred_core::error_chain(&error),
                     "re-reading credentials after a 401 failed; keeping the last good ones"
                 ),
             }

@@ -22,7 +22,7 @@ pub enum Error {
     /// A source applies but is broken (or the composition would be unsafe): the chain stops
     /// there rather than fall through to another identity. The message holds the whole
     /// cause (`in-cluster: token file /…/token is empty`).
-    #[error("{name}: {}", crate::error_chain(error))]
+    #[error("{name}: {}", kubecred_core::error_chain(error))]
     SourceFailed {
         /// The failing source's name (for a hand-composed client, the endpoint's or the
         /// credentials' source, whichever failed).
@@ -38,7 +38,10 @@ pub enum Error {
     Config(String),
 
     /// Reading the current credentials failed while sending a request.
-    #[error("{name}: cannot get credentials: {}", crate::error_chain(error))]
+    #[error(
+        "{name}: cannot get credentials: {}",
+        kubecred_core::error_chain(error)
+    )]
     Credentials {
         /// The credential source's name.
         name: String,

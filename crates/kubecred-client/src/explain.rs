@@ -149,7 +149,7 @@ impl SourceReport {
         Self {
             name: name.to_owned(),
             outcome,
-            reason: crate::error_chain(error),
+            reason: kubecred_core::error_chain(error),
             variables: error.variables(),
             files: error.files(),
         }

@@ -59,23 +59,10 @@ mod transport;
 
 pub use builder::{
     ClientBuilder, SourceName, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, PROXY_URL_VAR,
-    SERVICEACCOUNT_DIR_VAR,
+    REFRESH_SECS_VAR, SERVICEACCOUNT_DIR_VAR,
 };
 pub use client::{Client, USER_AGENT_VALUE};
 pub use error::Error;
 pub use explain::{CredentialReport, Explanation, Outcome, SourceReport};
 
-/// `error` and its causes, joined by `": "`: the one-line form used in reports and logs.
-pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut next = error.source();
-    while let Some(cause) = next {
-        let cause_text = cause.to_string();
-        if !text.ends_with(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        next = cause.source();
-    }
-    text
-}
+pub use kubecred_core::error_chain;

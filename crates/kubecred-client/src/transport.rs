@@ -6,7 +6,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use kubecred_core::{Credentials, Endpoint, Origin, SourceError, Trust};
+use arc_swap::ArcSwap;
+use kubecred_core::{CaBundle, CaFile, Credentials, Endpoint, Origin, SourceError, Trust};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::WebPkiServerVerifier;
 use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
@@ -60,36 +61,51 @@ pub(crate) fn tls_config(
     }
 }
 
+fn webpki(
+    roots: RootCertStore,
+    origin: Origin,
+    provider: &Arc<CryptoProvider>,
+) -> Result<Arc<dyn ServerCertVerifier>, SourceError> {
+    WebPkiServerVerifier::builder_with_provider(Arc::new(roots), Arc::clone(provider))
+        .build()
+        .map(|v| v as Arc<dyn ServerCertVerifier>)
+        .map_err(|e| SourceError::InvalidCaBundle {
+            origin,
+            problem: format!("cannot verify servers ({e})"),
+        })
+}
+
+/// A verifier that trusts exactly the certificates of `bundle`.
+fn bundle_verifier(
+    bundle: &CaBundle,
+    provider: &Arc<CryptoProvider>,
+) -> Result<Arc<dyn ServerCertVerifier>, SourceError> {
+    let mut roots = RootCertStore::empty();
+    for cert in bundle.certificates() {
+        roots
+            .add(cert.clone())
+            .map_err(|e| SourceError::InvalidCaBundle {
+                origin: bundle.origin().clone(),
+                problem: format!("holds a certificate that is not a usable CA ({e})"),
+            })?;
+    }
+    webpki(roots, bundle.origin().clone(), provider)
+}
+
 fn server_verifier(
     trust: &Trust,
     provider: &Arc<CryptoProvider>,
 ) -> Result<Arc<dyn ServerCertVerifier>, SourceError> {
-    let webpki = |roots: RootCertStore, origin: Origin| {
-        WebPkiServerVerifier::builder_with_provider(Arc::new(roots), Arc::clone(provider))
-            .build()
-            .map(|v| v as Arc<dyn ServerCertVerifier>)
-            .map_err(|e| SourceError::InvalidCaBundle {
-                origin,
-                problem: format!("cannot verify servers ({e})"),
-            })
-    };
     match trust {
-        Trust::CaBundle(bundle) => {
-            let mut roots = RootCertStore::empty();
-            for cert in bundle.certificates() {
-                roots
-                    .add(cert.clone())
-                    .map_err(|e| SourceError::InvalidCaBundle {
-                        origin: bundle.origin().clone(),
-                        problem: format!("holds a certificate that is not a usable CA ({e})"),
-                    })?;
-            }
-            webpki(roots, bundle.origin().clone())
-        }
+        Trust::CaBundle(bundle) => bundle_verifier(bundle, provider),
+        Trust::CaFile(file) => Ok(Arc::new(RotatingRoots::new(
+            Arc::clone(file),
+            Arc::clone(provider),
+        )?)),
         Trust::SystemRoots => {
             let mut roots = RootCertStore::empty();
             roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
-            webpki(roots, Origin::Code).map_err(|_| SourceError::InvalidCaBundle {
+            webpki(roots, Origin::Code, provider).map_err(|_| SourceError::InvalidCaBundle {
                 origin: Origin::Code,
                 problem: "is empty: no system root certificates were found".to_owned(),
             })
@@ -131,6 +147,105 @@ pub(crate) fn http_client(
     builder.build().map_err(|e| SourceError::Refused {
         reason: format!("cannot build the HTTP client ({e})"),
     })
+}
+
+/// Verifies against the current roots of a [`CaFile`]: each handshake asks the file for its
+/// current bundle (re-read when due, the old one kept if the new one is bad) and rebuilds the
+/// webpki verifier only when the bundle changed. Verification itself is rustls's, unchanged.
+#[derive(Debug)]
+struct RotatingRoots {
+    file: Arc<CaFile>,
+    provider: Arc<CryptoProvider>,
+    /// The bundle the verifier was built from, and the verifier.
+    current: ArcSwap<(Arc<CaBundle>, Arc<dyn ServerCertVerifier>)>,
+}
+
+impl RotatingRoots {
+    fn new(file: Arc<CaFile>, provider: Arc<CryptoProvider>) -> Result<Self, SourceError> {
+        let bundle = file.current();
+        let verifier = bundle_verifier(&bundle, &provider)?;
+        Ok(Self {
+            file,
+            provider,
+            current: ArcSwap::from_pointee((bundle, verifier)),
+        })
+    }
+
+    fn verifier(&self) -> Arc<dyn ServerCertVerifier> {
+        let bundle = self.file.current();
+        let current = self.current.load();
+        if Arc::ptr_eq(&current.0, &bundle) {
+            return Arc::clone(&current.1);
+        }
+        match bundle_verifier(&bundle, &self.provider) {
+            Ok(verifier) => {
+                tracing::info!(file = %self.file.path().display(), "CA bundle rotated: new connections use the new roots");
+                self.current
+                    .store(Arc::new((bundle, Arc::clone(&verifier))));
+                verifier
+            }
+            Err(error) => {
+                tracing::warn!(
+                    error = %kubecred_core::error_chain(&error),
+                    "the rotated CA bundle is unusable; keeping the old roots"
+                );
+                Arc::clone(&current.1)
+            }
+        }
+    }
+}
+
+impl ServerCertVerifier for RotatingRoots {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        self.verifier().verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        )
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
 }
 
 /// Verifies the certificate against a fixed name instead of the URL's host

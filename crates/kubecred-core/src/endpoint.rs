@@ -9,7 +9,7 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::CertificateDer;
 use url::{Host, Url};
 
-use crate::{Origin, SourceError};
+use crate::{Cached, Clock, Origin, RefreshPolicy, SourceError};
 
 /// A PEM bundle of CA certificates that verifies the API server's serving certificate.
 ///
@@ -67,12 +67,70 @@ impl fmt::Debug for CaBundle {
     }
 }
 
+/// A CA bundle read from a file and re-read as the file rotates (the kubelet's projected
+/// `ca.crt`, `KUBE_CLUSTER_CA_CERT_FILE`): new connections verify against the current roots;
+/// a re-read that fails keeps the old roots and logs a warning.
+pub struct CaFile {
+    path: PathBuf,
+    cache: Cached<CaBundle>,
+}
+
+impl CaFile {
+    /// Reads `path` now and re-reads it when `policy` says so, on `clock`'s time.
+    ///
+    /// # Errors
+    ///
+    /// Those of [`crate::read_ca_bundle_file`] for the first read.
+    pub fn open(
+        path: impl Into<PathBuf>,
+        policy: RefreshPolicy,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, SourceError> {
+        let path = path.into();
+        let cache = Cached::new(format!("CA bundle file {}", path.display()), policy, clock);
+        cache.get(|| crate::read_ca_bundle_file(&path))?;
+        Ok(Self { path, cache })
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &std::path::Path {
+        &self.path
+    }
+
+    /// The current bundle: re-read first when due (at most one caller does; a failure keeps
+    /// the last good bundle).
+    pub fn current(&self) -> Arc<CaBundle> {
+        match self.cache.get(|| crate::read_ca_bundle_file(&self.path)) {
+            Ok(bundle) => bundle,
+            // The first read succeeded in `open`, so a value is always cached.
+            Err(_) => self.cache.peek().expect("CaFile::open cached a bundle"),
+        }
+    }
+
+    /// How many times the file was read (for tests and benchmarks).
+    pub fn reads(&self) -> u64 {
+        self.cache.loads()
+    }
+}
+
+impl fmt::Debug for CaFile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CaFile")
+            .field("path", &self.path)
+            .field("cache", &self.cache)
+            .finish()
+    }
+}
+
 /// How the client verifies the API server's serving certificate.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum Trust {
-    /// Only these CA certificates (in-cluster: the pod's `ca.crt`); never the system roots.
+    /// Only these CA certificates, fixed; never the system roots.
     CaBundle(CaBundle),
+    /// Only the certificates of this file, re-read as it rotates (in-cluster: the pod's
+    /// `ca.crt`); never the system roots.
+    CaFile(Arc<CaFile>),
     /// The operating system's root certificates.
     SystemRoots,
     /// No verification at all. Dangerous: the client warns on every use.
@@ -85,6 +143,7 @@ impl fmt::Display for Trust {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Trust::CaBundle(bundle) => write!(f, "the CA bundle from {}", bundle.origin()),
+            Trust::CaFile(file) => write!(f, "the CA bundle from file {}", file.path().display()),
             Trust::SystemRoots => f.write_str("the system root certificates"),
             Trust::InsecureSkipVerify => f.write_str("nothing (insecure: verification is off)"),
             Trust::PlainHttp => f.write_str("nothing (plain http)"),

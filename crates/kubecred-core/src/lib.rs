@@ -12,6 +12,9 @@
 //!   stops it;
 //! - the environment seam, [`Environment`], through which every source reads variables, so that
 //!   tests never touch the real process environment;
+//! - the refresh machinery, [`Cached`] (a value read lock-free, re-read when due by one
+//!   caller) with [`RefreshPolicy`] and the [`Clock`] seam ([`SystemClock`], [`ManualClock`]),
+//!   and [`CaFile`], a CA bundle that follows its file's rotation;
 //! - [`StaticSource`], a source built from values in code, and with the `mock` feature,
 //!   `mockall` mocks of both traits (`MockApiEndpoint`, `MockCredentialSource`).
 //!
@@ -49,20 +52,38 @@ mod environment;
 mod error;
 mod files;
 mod jwt;
+mod refresh;
 mod source;
 
 pub use credentials::{ClientIdentity, CredentialKind, Credentials};
-pub use endpoint::{is_loopback, CaBundle, Endpoint, Provenance, Trust};
+pub use endpoint::{is_loopback, CaBundle, CaFile, Endpoint, Provenance, Trust};
 pub use environment::{Environment, MapEnvironment, ProcessEnvironment};
 pub use error::{Origin, SourceError};
 pub use files::{
     check_namespace, check_token, read_ca_bundle_file, read_small_file, read_token_file,
     MAX_FILE_BYTES,
 };
+pub use refresh::{Cached, Clock, Expiring, ManualClock, RefreshPolicy, SystemClock};
 pub use source::{ApiEndpoint, CredentialSource, Source, StaticSource};
 
 #[cfg(feature = "mock")]
 pub use source::{MockApiEndpoint, MockCredentialSource};
+
+/// `error` and its causes, joined by `": "` (a cause already at the end of the text is not
+/// repeated): the one-line form used in reports, logs and the CLI.
+pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut next = error.source();
+    while let Some(cause) = next {
+        let cause_text = cause.to_string();
+        if !text.ends_with(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        next = cause.source();
+    }
+    text
+}
 
 /// Re-exported so that users build tokens with the same `secrecy` version kubecred uses.
 pub use secrecy::{ExposeSecret, SecretString};

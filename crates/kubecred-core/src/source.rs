@@ -37,8 +37,10 @@ pub trait ApiEndpoint: Send + Sync + Debug {
 /// - [`CredentialSource::credentials`] returns the current credentials. After the first call
 ///   it must be cheap: no lock and no file I/O on the request path (a cached `Arc`, refreshed
 ///   in the background or when due). The first call may read files.
-/// - [`CredentialSource::refresh`] re-reads now; the client calls it after a `401`. A failed
-///   re-read returns the error and keeps the last good value for later calls.
+/// - [`CredentialSource::refresh`] re-reads now; the client calls it after a `401`, passing
+///   the credentials the server refused, so that concurrent `401`s cause one re-read: a
+///   source whose current credentials are already newer than `rejected` returns them without
+///   reading. A failed re-read returns the error and keeps the last good value.
 /// - Errors follow the same taxonomy as [`ApiEndpoint`]: *not applicable* or *failed*, naming
 ///   the variable or file, never the secret.
 #[cfg_attr(feature = "mock", mockall::automock)]
@@ -50,9 +52,11 @@ pub trait CredentialSource: Send + Sync + Debug {
     /// The current credentials.
     async fn credentials(&self) -> Result<Arc<Credentials>, SourceError>;
 
-    /// Re-reads the credentials now (after a `401`). The default returns
-    /// [`CredentialSource::credentials`], for sources whose credentials never change.
-    async fn refresh(&self) -> Result<Arc<Credentials>, SourceError> {
+    /// Re-reads the credentials now, after the API server refused `rejected` with a `401`.
+    /// The default returns [`CredentialSource::credentials`], for sources whose credentials
+    /// never change.
+    async fn refresh(&self, rejected: &Arc<Credentials>) -> Result<Arc<Credentials>, SourceError> {
+        let _ = rejected;
         self.credentials().await
     }
 }
@@ -83,8 +87,8 @@ macro_rules! forward {
             async fn credentials(&self) -> Result<Arc<Credentials>, SourceError> {
                 (**self).credentials().await
             }
-            async fn refresh(&self) -> Result<Arc<Credentials>, SourceError> {
-                (**self).refresh().await
+            async fn refresh(&self, rejected: &Arc<Credentials>) -> Result<Arc<Credentials>, SourceError> {
+                (**self).refresh(rejected).await
             }
         }
     )*};

@@ -55,12 +55,11 @@ mod proxy;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use arc_swap::ArcSwapOption;
 use async_trait::async_trait;
 use kubecred_core::{
-    check_namespace, check_token, read_ca_bundle_file, read_small_file, read_token_file,
-    ApiEndpoint, CaBundle, ClientIdentity, CredentialSource, Credentials, Endpoint, Environment,
-    Origin, ProcessEnvironment, Provenance, SourceError, Trust,
+    check_namespace, check_token, read_small_file, read_token_file, ApiEndpoint, CaBundle, CaFile,
+    Cached, ClientIdentity, Clock, CredentialSource, Credentials, Endpoint, Environment, Origin,
+    ProcessEnvironment, Provenance, RefreshPolicy, SourceError, SystemClock, Trust,
 };
 use secrecy::zeroize::Zeroize;
 use secrecy::{ExposeSecret, SecretString};
@@ -78,7 +77,9 @@ pub const DEFAULT_PREFIX: &str = "KUBE";
 pub struct EnvSource {
     names: Names,
     env: Arc<dyn Environment>,
-    current: ArcSwapOption<Credentials>,
+    credentials: Cached<Credentials>,
+    ca_policy: RefreshPolicy,
+    clock: Arc<dyn Clock>,
 }
 
 impl Default for EnvSource {
@@ -184,20 +185,25 @@ impl EnvSource {
         }
     }
 
-    /// The CA bundle and the variable it came from, if a CA variable is set.
-    fn ca_bundle(&self) -> Result<Option<(CaBundle, &str)>, SourceError> {
+    /// The CA trust and the variable it came from, if a CA variable is set: fixed for
+    /// `_DATA`, following the file's rotation for `_FILE`.
+    fn ca_trust(&self) -> Result<Option<(Trust, &str)>, SourceError> {
         if let Some(value) = self.env.var(&self.names.ca_data) {
             let pem = data::pem_bytes(&self.names.ca_data, value)?;
             let bundle = CaBundle::from_pem(&pem, Origin::Variable(self.names.ca_data.clone()))?;
-            return Ok(Some((bundle, &self.names.ca_data)));
+            return Ok(Some((Trust::CaBundle(bundle), &self.names.ca_data)));
         }
         if let Some(path) = self.env.var(&self.names.ca_file) {
-            return Ok(Some((
-                read_ca_bundle_file(path.as_ref())?,
-                &self.names.ca_file,
-            )));
+            let file = CaFile::open(path, self.ca_policy, Arc::clone(&self.clock))?;
+            return Ok(Some((Trust::CaFile(Arc::new(file)), &self.names.ca_file)));
         }
         Ok(None)
+    }
+
+    /// How many times the credential variables (and files) were read: for tests and
+    /// benchmarks.
+    pub fn credential_reads(&self) -> u64 {
+        self.credentials.loads()
     }
 
     fn tls_server_name(&self) -> Result<Option<String>, SourceError> {
@@ -295,7 +301,7 @@ impl EnvSource {
     }
 
     /// Reads every credential variable (and file) now.
-    fn load(&self) -> Result<Arc<Credentials>, SourceError> {
+    fn load(&self) -> Result<Credentials, SourceError> {
         self.host()?;
         self.check_twins()?;
         let identity = self.identity()?;
@@ -305,8 +311,6 @@ impl EnvSource {
             (None, Some(identity)) => Credentials::client_certificate(identity),
             (None, None) => Credentials::anonymous(),
         };
-        let credentials = Arc::new(credentials);
-        self.current.store(Some(Arc::clone(&credentials)));
         Ok(credentials)
     }
 
@@ -359,7 +363,7 @@ impl ApiEndpoint for EnvSource {
         self.check_twins()?;
         let url = self.url(&host)?;
         let insecure = self.insecure()?;
-        let ca = self.ca_bundle()?;
+        let ca = self.ca_trust()?;
         let trust = match ca {
             Some((_, ca_variable)) if insecure => {
                 return Err(SourceError::Conflict {
@@ -370,7 +374,7 @@ impl ApiEndpoint for EnvSource {
                 })
             }
             _ if url.scheme() == "http" => Trust::PlainHttp,
-            Some((bundle, _)) => Trust::CaBundle(bundle),
+            Some((trust, _)) => trust,
             None if insecure => Trust::InsecureSkipVerify,
             None => Trust::SystemRoots,
         };
@@ -404,24 +408,23 @@ impl CredentialSource for EnvSource {
         SOURCE_NAME
     }
 
-    /// The cached credentials; the first call reads the token, certificate and key variables
-    /// (and their files).
+    /// The cached credentials: the first call reads the token, certificate and key variables
+    /// (and their files); later calls re-read them when due (every 60 s by default, 10 s
+    /// before a JWT's `exp` when sooner: a rotated `KUBE_TOKEN_FILE`), keeping the last good
+    /// credentials if the re-read fails.
     ///
     /// # Errors
     ///
     /// The *failed* cases of the crate documentation for the credential variables; the errors
     /// of [`read_token_file`] for `KUBE_TOKEN_FILE`.
     async fn credentials(&self) -> Result<Arc<Credentials>, SourceError> {
-        match self.current.load_full() {
-            Some(credentials) => Ok(credentials),
-            None => self.load(),
-        }
+        self.credentials.get(|| self.load())
     }
 
-    /// Re-reads the variables and files now (a rotated `KUBE_TOKEN_FILE`). On failure the last
-    /// good credentials stay cached and the error is returned.
-    async fn refresh(&self) -> Result<Arc<Credentials>, SourceError> {
-        self.load()
+    /// Re-reads the variables and files now, unless another caller already replaced
+    /// `rejected`. On failure the last good credentials stay cached and the error is returned.
+    async fn refresh(&self, rejected: &Arc<Credentials>) -> Result<Arc<Credentials>, SourceError> {
+        self.credentials.refresh(rejected, || self.load())
     }
 }
 
@@ -430,6 +433,9 @@ impl CredentialSource for EnvSource {
 pub struct EnvSourceBuilder {
     prefix: String,
     env: Arc<dyn Environment>,
+    token_policy: RefreshPolicy,
+    ca_policy: RefreshPolicy,
+    clock: Arc<dyn Clock>,
 }
 
 impl Default for EnvSourceBuilder {
@@ -437,6 +443,9 @@ impl Default for EnvSourceBuilder {
         Self {
             prefix: DEFAULT_PREFIX.to_owned(),
             env: Arc::new(ProcessEnvironment),
+            token_policy: RefreshPolicy::TOKEN,
+            ca_policy: RefreshPolicy::CA_BUNDLE,
+            clock: Arc::new(SystemClock),
         }
     }
 }
@@ -455,12 +464,38 @@ impl EnvSourceBuilder {
         self
     }
 
+    /// Re-reads the credentials (a rotated `KUBE_TOKEN_FILE`) at least every `period` (60 s
+    /// by default).
+    pub fn token_refresh_period(mut self, period: std::time::Duration) -> Self {
+        self.token_policy = RefreshPolicy::every(period);
+        self
+    }
+
+    /// Re-reads `KUBE_CLUSTER_CA_CERT_FILE` every `period` (300 s by default).
+    pub fn ca_refresh_period(mut self, period: std::time::Duration) -> Self {
+        self.ca_policy = RefreshPolicy::every(period);
+        self
+    }
+
+    /// Reads time from `clock` (tests use a [`kubecred_core::ManualClock`]).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
     /// The source. Nothing is read until it is asked.
     pub fn build(self) -> EnvSource {
+        let names = Names::new(&self.prefix);
         EnvSource {
-            names: Names::new(&self.prefix),
+            credentials: Cached::new(
+                format!("credentials of {}_*", self.prefix),
+                self.token_policy,
+                Arc::clone(&self.clock),
+            ),
+            names,
             env: self.env,
-            current: ArcSwapOption::empty(),
+            ca_policy: self.ca_policy,
+            clock: self.clock,
         }
     }
 }

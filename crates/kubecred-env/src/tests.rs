@@ -178,31 +178,15 @@ async fn credentials_token_file_and_client_certificate() {
     let token_path = token_path.display().to_string();
 
     let s = source(&[("KUBE_HOST", "x.test"), ("KUBE_TOKEN_FILE", &token_path)]);
-    assert_eq!(
-        s.credentials()
-            .await
-            .unwrap()
-            .token()
-            .unwrap()
-            .expose_secret(),
-        "from-file"
-    );
+    let token = |c: &Credentials| c.token().unwrap().expose_secret().to_owned();
+    let first = s.credentials().await.unwrap();
+    assert_eq!(token(&first), "from-file");
     std::fs::write(&token_path, "rotated").unwrap();
-    assert_eq!(
-        s.refresh().await.unwrap().token().unwrap().expose_secret(),
-        "rotated"
-    );
+    let rotated = s.refresh(&first).await.unwrap();
+    assert_eq!(token(&rotated), "rotated");
     std::fs::write(&token_path, "").unwrap();
-    assert!(s.refresh().await.is_err());
-    assert_eq!(
-        s.credentials()
-            .await
-            .unwrap()
-            .token()
-            .unwrap()
-            .expose_secret(),
-        "rotated"
-    );
+    assert!(s.refresh(&rotated).await.is_err());
+    assert_eq!(token(&s.credentials().await.unwrap()), "rotated");
 
     let key_b64 = base64::engine::general_purpose::STANDARD.encode(client.key_pem());
     let s = source(&[

@@ -45,20 +45,22 @@
 //! This costs nothing in a real cluster, whose API server certificate carries the Service IP,
 //! and makes a pod whose variables point elsewhere fail loudly instead of silently.
 //!
-//! The token is read on first use and cached behind an atomic pointer; [`CredentialSource::refresh`]
-//! re-reads it through the path (the kubelet swaps `..data` atomically) and keeps the last good
-//! token when the re-read fails.
+//! Bound service-account tokens rotate (the kubelet rewrites the projected token at about 80%
+//! of its lifetime, through an atomic `..data` symlink swap), and so can `ca.crt`. The token
+//! is cached behind an atomic pointer ([`kubecred_core::Cached`]) and re-read through the path
+//! every 60 s, or 10 s before its JWT `exp` when sooner, and at once after a `401`
+//! ([`CredentialSource::refresh`]); a failed re-read keeps the last good token. `ca.crt` is a
+//! [`kubecred_core::CaFile`], re-read every 300 s for new connections.
 
 use std::net::Ipv6Addr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arc_swap::ArcSwapOption;
 use async_trait::async_trait;
 use kubecred_core::{
-    check_namespace, read_ca_bundle_file, read_small_file, read_token_file, ApiEndpoint,
+    check_namespace, read_small_file, read_token_file, ApiEndpoint, CaFile, Cached, Clock,
     CredentialSource, Credentials, Endpoint, Environment, ProcessEnvironment, Provenance,
-    SourceError, Trust,
+    RefreshPolicy, SourceError, SystemClock, Trust,
 };
 use url::Url;
 
@@ -93,7 +95,9 @@ pub struct InCluster {
     namespace_path: PathBuf,
     use_dns_name: bool,
     env: Arc<dyn Environment>,
-    current: ArcSwapOption<Credentials>,
+    token: Cached<Credentials>,
+    ca_policy: RefreshPolicy,
+    clock: Arc<dyn Clock>,
 }
 
 impl Default for InCluster {
@@ -128,10 +132,13 @@ impl InCluster {
         &self.namespace_path
     }
 
-    fn read_token(&self) -> Result<Arc<Credentials>, SourceError> {
-        let credentials = Arc::new(Credentials::bearer(read_token_file(&self.token_path)?));
-        self.current.store(Some(Arc::clone(&credentials)));
-        Ok(credentials)
+    /// How many times the token file was read: for tests and benchmarks.
+    pub fn token_reads(&self) -> u64 {
+        self.token.loads()
+    }
+
+    fn read_token(&self) -> Result<Credentials, SourceError> {
+        read_token_file(&self.token_path).map(Credentials::bearer)
     }
 
     fn url(&self) -> Result<Url, SourceError> {
@@ -268,14 +275,14 @@ impl ApiEndpoint for InCluster {
     /// unreadable namespace file (a missing one means `default`).
     async fn endpoint(&self) -> Result<Endpoint, SourceError> {
         let url = self.url()?;
-        let ca = read_ca_bundle_file(&self.ca_path)?;
+        let ca = CaFile::open(&self.ca_path, self.ca_policy, Arc::clone(&self.clock))?;
         let (namespace, namespace_provenance) = self.namespace()?;
         let provenance = Provenance::new(APPLIES_REASON)
             .with_variables([SERVICE_HOST_VAR, SERVICE_PORT_VAR])
             .with_variables(namespace_provenance.variables)
             .with_files([&self.token_path, &self.ca_path])
             .with_files(namespace_provenance.files);
-        Ok(Endpoint::new(url, Trust::CaBundle(ca))
+        Ok(Endpoint::new(url, Trust::CaFile(Arc::new(ca)))
             .with_namespace(namespace)
             .with_provenance(provenance))
     }
@@ -287,22 +294,21 @@ impl CredentialSource for InCluster {
         SOURCE_NAME
     }
 
-    /// The cached token; the first call reads the token file.
+    /// The cached token: the first call reads the token file; later calls re-read it when
+    /// due (every 60 s by default, 10 s before its JWT `exp` when sooner), one caller at a
+    /// time, keeping the last good token if the re-read fails.
     ///
     /// # Errors
     ///
     /// The errors of [`read_token_file`] on the first call: a missing or empty token file.
     async fn credentials(&self) -> Result<Arc<Credentials>, SourceError> {
-        match self.current.load_full() {
-            Some(credentials) => Ok(credentials),
-            None => self.read_token(),
-        }
+        self.token.get(|| self.read_token())
     }
 
-    /// Re-reads the token file now. On failure the last good token stays cached for later
-    /// calls of [`CredentialSource::credentials`] and the error is returned.
-    async fn refresh(&self) -> Result<Arc<Credentials>, SourceError> {
-        self.read_token()
+    /// Re-reads the token file now, unless another caller already replaced `rejected`. On
+    /// failure the last good token stays cached and the error is returned.
+    async fn refresh(&self, rejected: &Arc<Credentials>) -> Result<Arc<Credentials>, SourceError> {
+        self.token.refresh(rejected, || self.read_token())
     }
 }
 
@@ -316,6 +322,9 @@ pub struct InClusterBuilder {
     namespace_path: Option<PathBuf>,
     use_dns_name: bool,
     env: Arc<dyn Environment>,
+    token_policy: RefreshPolicy,
+    ca_policy: RefreshPolicy,
+    clock: Arc<dyn Clock>,
 }
 
 impl Default for InClusterBuilder {
@@ -327,6 +336,9 @@ impl Default for InClusterBuilder {
             namespace_path: None,
             use_dns_name: false,
             env: Arc::new(ProcessEnvironment),
+            token_policy: RefreshPolicy::TOKEN,
+            ca_policy: RefreshPolicy::CA_BUNDLE,
+            clock: Arc::new(SystemClock),
         }
     }
 }
@@ -371,17 +383,42 @@ impl InClusterBuilder {
         self
     }
 
+    /// Re-reads the token at least every `period` (60 s by default: the field's rule).
+    pub fn token_refresh_period(mut self, period: std::time::Duration) -> Self {
+        self.token_policy = RefreshPolicy::every(period);
+        self
+    }
+
+    /// Re-reads `ca.crt` every `period` (300 s by default).
+    pub fn ca_refresh_period(mut self, period: std::time::Duration) -> Self {
+        self.ca_policy = RefreshPolicy::every(period);
+        self
+    }
+
+    /// Reads time from `clock` (tests use a [`kubecred_core::ManualClock`]).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
     /// The source. Nothing is read until it is asked.
     pub fn build(self) -> InCluster {
+        let token_path = self.token_path.unwrap_or_else(|| self.dir.join(TOKEN_FILE));
         InCluster {
-            token_path: self.token_path.unwrap_or_else(|| self.dir.join(TOKEN_FILE)),
+            token: Cached::new(
+                format!("token file {}", token_path.display()),
+                self.token_policy,
+                Arc::clone(&self.clock),
+            ),
+            token_path,
             ca_path: self.ca_path.unwrap_or_else(|| self.dir.join(CA_FILE)),
             namespace_path: self
                 .namespace_path
                 .unwrap_or_else(|| self.dir.join(NAMESPACE_FILE)),
             use_dns_name: self.use_dns_name,
             env: self.env,
-            current: ArcSwapOption::empty(),
+            ca_policy: self.ca_policy,
+            clock: self.clock,
         }
     }
 }

@@ -2,8 +2,10 @@
 //! service-account directory.
 
 use super::*;
-use kubecred_core::{ExposeSecret, MapEnvironment};
-use kubecred_testing::{CertificateAuthority, ServiceAccountDir, ServiceAccountFiles};
+use std::time::Duration;
+
+use kubecred_core::{ExposeSecret, ManualClock, MapEnvironment};
+use kubecred_testing::{CertificateAuthority, LogCapture, ServiceAccountDir, ServiceAccountFiles};
 
 struct Pod {
     dir: ServiceAccountDir,
@@ -132,10 +134,11 @@ async fn dns_name_is_an_opt_in() {
 async fn endpoint_trusts_only_ca_crt_and_reports_what_it_read() {
     let pod = complete();
     let e = source(&pod, IN_POD).endpoint().await.unwrap();
-    let Trust::CaBundle(bundle) = e.trust() else {
-        panic!("expected the CA bundle, got {:?}", e.trust());
+    let Trust::CaFile(file) = e.trust() else {
+        panic!("expected the CA file, got {:?}", e.trust());
     };
-    assert_eq!(bundle.certificates().len(), 1);
+    assert_eq!(file.path(), pod.dir.ca_path());
+    assert_eq!(file.current().certificates().len(), 1);
     assert!(pod.ca_pem.contains("BEGIN CERTIFICATE"));
     let p = e.provenance();
     assert_eq!(p.reason, "KUBERNETES_SERVICE_HOST and _PORT are set");
@@ -210,12 +213,28 @@ async fn broken_ca_crt_fails_naming_the_file() {
         .contains(&garbage.dir.ca_path().display().to_string()));
 }
 
+fn token_of(credentials: &Credentials) -> String {
+    credentials.token().unwrap().expose_secret().to_owned()
+}
+
+fn clocked(pod: &Pod, clock: &ManualClock) -> InCluster {
+    InCluster::builder()
+        .serviceaccount_dir(pod.dir.path())
+        .environment(Arc::new(MapEnvironment::new(IN_POD.iter().copied())))
+        .clock(Arc::new(clock.clone()))
+        .build()
+}
+
+fn start() -> ManualClock {
+    ManualClock::new(std::time::UNIX_EPOCH + Duration::from_secs(1_800_000_000))
+}
+
 #[tokio::test]
-async fn token_is_trimmed_cached_and_refreshed_through_the_symlink() {
+async fn a_token_rotated_by_a_data_swap_is_used_after_the_period() {
     let pod = complete();
-    let s = source(&pod, IN_POD);
-    let first = s.credentials().await.unwrap();
-    assert_eq!(first.token().unwrap().expose_secret(), "tok-1");
+    let clock = start();
+    let s = clocked(&pod, &clock);
+    assert_eq!(token_of(&*s.credentials().await.unwrap()), "tok-1");
 
     pod.dir
         .update(
@@ -224,53 +243,149 @@ async fn token_is_trimmed_cached_and_refreshed_through_the_symlink() {
                 .ca_crt(&pod.ca_pem),
         )
         .unwrap();
-    // Cached until refreshed: no file I/O on the request path.
-    assert_eq!(
-        s.credentials()
-            .await
-            .unwrap()
-            .token()
-            .unwrap()
-            .expose_secret(),
-        "tok-1"
+    clock.advance(Duration::from_secs(59));
+    // Cached until due: no file I/O on the request path.
+    assert_eq!(token_of(&*s.credentials().await.unwrap()), "tok-1");
+    assert_eq!(s.token_reads(), 1);
+    clock.advance(Duration::from_secs(1));
+    assert_eq!(token_of(&*s.credentials().await.unwrap()), "tok-2");
+    assert_eq!(s.token_reads(), 2);
+}
+
+#[tokio::test]
+async fn refresh_after_a_401_re_reads_once_for_concurrent_callers() {
+    let pod = complete();
+    let s = source(&pod, IN_POD);
+    let rejected = s.credentials().await.unwrap();
+    pod.dir
+        .update(
+            &ServiceAccountFiles::new()
+                .token("tok-2")
+                .ca_crt(&pod.ca_pem),
+        )
+        .unwrap();
+    let (a, b) = tokio::join!(s.refresh(&rejected), s.refresh(&rejected));
+    assert_eq!(token_of(&a.unwrap()), "tok-2");
+    assert_eq!(token_of(&b.unwrap()), "tok-2");
+    assert_eq!(s.token_reads(), 2, "the first read and one re-read");
+}
+
+#[tokio::test]
+async fn a_deleted_token_file_keeps_the_last_good_token_and_warns() {
+    let pod = complete();
+    let clock = start();
+    let s = clocked(&pod, &clock);
+    s.credentials().await.unwrap();
+    std::fs::remove_file(pod.dir.token_path()).unwrap();
+    clock.advance(Duration::from_secs(60));
+    let logs = LogCapture::start();
+    assert_eq!(token_of(&*s.credentials().await.unwrap()), "tok-1");
+    let warned = logs.take();
+    assert!(warned.contains("WARN"), "{warned}");
+    assert!(warned.contains("keeping the last good value"), "{warned}");
+    assert!(
+        warned.contains(&pod.dir.token_path().display().to_string()),
+        "{warned}"
     );
-    assert_eq!(
-        s.refresh().await.unwrap().token().unwrap().expose_secret(),
-        "tok-2"
+
+    // The next attempt comes no sooner than 10 s: no re-read and no warning on every request.
+    for _ in 0..3 {
+        assert_eq!(token_of(&*s.credentials().await.unwrap()), "tok-1");
+    }
+    assert_eq!(logs.take(), "");
+    assert_eq!(s.token_reads(), 2);
+
+    let err = s
+        .refresh(&s.credentials().await.unwrap())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, SourceError::FileNotFound { what: "token", .. }),
+        "{err:?}"
     );
-    assert_eq!(
-        s.credentials()
-            .await
-            .unwrap()
-            .token()
-            .unwrap()
-            .expose_secret(),
-        "tok-2"
-    );
+}
+
+#[tokio::test]
+async fn a_jwt_expiring_before_the_period_is_re_read_before_its_exp() {
+    use base64::Engine as _;
+    let enc = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let jwt = |exp: u64| {
+        format!(
+            "{}.{}.c2ln",
+            enc.encode(r#"{"alg":"RS256"}"#),
+            enc.encode(format!(r#"{{"exp":{exp}}}"#))
+        )
+    };
+    let pod = complete();
+    let clock = start();
+    let short = jwt(1_800_000_030);
+    pod.dir
+        .update(&ServiceAccountFiles::new().token(&short).ca_crt(&pod.ca_pem))
+        .unwrap();
+    let s = clocked(&pod, &clock);
+    assert_eq!(token_of(&*s.credentials().await.unwrap()), short);
+    pod.dir
+        .update(
+            &ServiceAccountFiles::new()
+                .token("tok-next")
+                .ca_crt(&pod.ca_pem),
+        )
+        .unwrap();
+    clock.advance(Duration::from_secs(19));
+    assert_eq!(token_of(&*s.credentials().await.unwrap()), short);
+    clock.advance(Duration::from_secs(1));
+    assert_eq!(token_of(&*s.credentials().await.unwrap()), "tok-next");
 }
 
 #[tokio::test]
 async fn failed_refresh_keeps_the_last_good_token() {
     let pod = complete();
     let s = source(&pod, IN_POD);
-    s.credentials().await.unwrap();
+    let first = s.credentials().await.unwrap();
     pod.dir
         .update(&ServiceAccountFiles::new().token("  \n"))
         .unwrap();
-    let err = s.refresh().await.unwrap_err();
+    let err = s.refresh(&first).await.unwrap_err();
     assert!(
         matches!(err, SourceError::EmptyFile { what: "token", .. }),
         "{err:?}"
     );
-    assert_eq!(
-        s.credentials()
-            .await
-            .unwrap()
-            .token()
-            .unwrap()
-            .expose_secret(),
-        "tok-1"
-    );
+    assert_eq!(token_of(&*s.credentials().await.unwrap()), "tok-1");
+}
+
+#[tokio::test]
+async fn ca_crt_is_re_read_after_its_period_and_garbage_keeps_the_old_roots() {
+    let pod = complete();
+    let clock = start();
+    let s = clocked(&pod, &clock);
+    let e = s.endpoint().await.unwrap();
+    let Trust::CaFile(file) = e.trust() else {
+        panic!("expected the CA file, got {:?}", e.trust());
+    };
+    let first = file.current();
+    let other = CertificateAuthority::new("rotated-ca").unwrap();
+    pod.dir
+        .update(&ServiceAccountFiles::new().token("tok-1").ca_crt(format!(
+            "{}{}",
+            pod.ca_pem,
+            other.pem()
+        )))
+        .unwrap();
+    clock.advance(Duration::from_secs(299));
+    assert_eq!(file.current().certificates().len(), 1);
+    clock.advance(Duration::from_secs(1));
+    assert_eq!(file.current().certificates().len(), 2);
+
+    pod.dir
+        .update(&ServiceAccountFiles::new().token("tok-1").ca_crt("garbage"))
+        .unwrap();
+    clock.advance(Duration::from_secs(300));
+    let logs = LogCapture::start();
+    let kept = file.current();
+    assert_eq!(kept.certificates().len(), 2);
+    let warned = logs.take();
+    assert!(warned.contains("keeping the last good value"), "{warned}");
+    assert!(!Arc::ptr_eq(&first, &kept));
 }
 
 #[tokio::test]

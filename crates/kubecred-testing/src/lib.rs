@@ -50,6 +50,9 @@
 //! - [`KubectlProxy`] runs the real `kubectl proxy` (from `PATH`) against an [`ApiServer`],
 //!   over TCP, IPv6 or a unix socket, ready when it has printed its "Starting to serve" line.
 //!
+//! - [`LogCapture`] collects what code under test logs through `tracing`, to assert on
+//!   warnings.
+//!
 //! TLS uses the `ring` provider only, passed explicitly to every rustls configuration (no
 //! process-wide default is installed). [`ServiceAccountDir`] needs a Unix platform (symlinks).
 
@@ -57,6 +60,7 @@ mod ca;
 mod error;
 #[cfg(unix)]
 mod kubectl;
+mod logs;
 mod responses;
 mod server;
 #[cfg(unix)]
@@ -66,6 +70,7 @@ pub use ca::{CertificateAuthority, IssuedCertificate};
 pub use error::Error;
 #[cfg(unix)]
 pub use kubectl::{kubeconfig_yaml, KubectlProxy, ProxyListen};
+pub use logs::LogCapture;
 pub use server::{
     ApiServer, ApiServerBuilder, Authentication, RecordedRequest, SERVING_CERTIFICATE_SANS,
 };

@@ -1,0 +1,419 @@
+//! The caching and refresh machinery every file-backed source reuses: a value read without a
+//! lock or a syscall on the request path, re-read when due by exactly one caller.
+
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use arc_swap::ArcSwapOption;
+
+use crate::{CaBundle, Credentials, SourceError};
+
+/// Where time comes from: the system clock in production, a [`ManualClock`] in tests, so that
+/// no test sleeps for a minute.
+pub trait Clock: Send + Sync + fmt::Debug {
+    /// The current wall-clock time (compared with JWT `exp` claims, so wall time, not
+    /// monotonic).
+    fn now(&self) -> SystemTime;
+}
+
+/// `SystemTime::now()` (on Linux a vDSO call, not a syscall).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> SystemTime {
+        SystemTime::now()
+    }
+}
+
+/// A clock that moves only when told to; clones share the same time.
+///
+/// ```
+/// use std::time::{Duration, UNIX_EPOCH};
+/// use kubecred_core::{Clock, ManualClock};
+/// let clock = ManualClock::new(UNIX_EPOCH + Duration::from_secs(1_800_000_000));
+/// clock.advance(Duration::from_secs(61));
+/// assert_eq!(clock.now(), UNIX_EPOCH + Duration::from_secs(1_800_000_061));
+/// ```
+#[derive(Debug, Clone)]
+pub struct ManualClock {
+    nanos: Arc<AtomicU64>,
+}
+
+impl ManualClock {
+    /// A clock stopped at `now`.
+    pub fn new(now: SystemTime) -> Self {
+        Self {
+            nanos: Arc::new(AtomicU64::new(to_nanos(now))),
+        }
+    }
+
+    /// Moves the clock forward by `by`.
+    pub fn advance(&self, by: Duration) {
+        self.nanos.fetch_add(
+            by.as_nanos().min(u128::from(u64::MAX)) as u64,
+            Ordering::SeqCst,
+        );
+    }
+
+    /// Sets the clock to `now`.
+    pub fn set(&self, now: SystemTime) {
+        self.nanos.store(to_nanos(now), Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> SystemTime {
+        UNIX_EPOCH + Duration::from_nanos(self.nanos.load(Ordering::SeqCst))
+    }
+}
+
+fn to_nanos(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos().min(u128::from(u64::MAX)) as u64)
+}
+
+/// When a cached value is re-read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RefreshPolicy {
+    /// Re-read at least this often (the field's rule for tokens: at least once a minute).
+    pub period: Duration,
+    /// Re-read this long before the value's expiry (a JWT `exp`) when that is sooner.
+    pub expiry_margin: Duration,
+    /// After a failed re-read, the next attempt comes no sooner than this.
+    pub retry_after_failure: Duration,
+}
+
+impl RefreshPolicy {
+    /// Tokens: every 60 s, 10 s before `exp` when sooner, 10 s after a failure.
+    pub const TOKEN: RefreshPolicy = RefreshPolicy::every(Duration::from_secs(60));
+    /// CA bundles: every 300 s, 10 s after a failure.
+    pub const CA_BUNDLE: RefreshPolicy = RefreshPolicy::every(Duration::from_secs(300));
+
+    /// Every `period`, 10 s before expiry, and min(`period`, 10 s) after a failure
+    /// (DESIGN.md's rule).
+    pub const fn every(period: Duration) -> Self {
+        let ten = Duration::from_secs(10);
+        let retry = if period.as_nanos() < ten.as_nanos() {
+            period
+        } else {
+            ten
+        };
+        Self {
+            period,
+            expiry_margin: ten,
+            retry_after_failure: retry,
+        }
+    }
+}
+
+/// A value that knows when it stops being valid.
+pub trait Expiring {
+    /// When the value stops being valid, if known.
+    fn expires_at(&self) -> Option<SystemTime> {
+        None
+    }
+}
+
+impl Expiring for Credentials {
+    fn expires_at(&self) -> Option<SystemTime> {
+        Credentials::expires_at(self)
+    }
+}
+
+impl Expiring for CaBundle {}
+
+/// A cached value with a due time: [`Cached::get`] returns it with one clock read and two
+/// atomic loads (no lock, no I/O) until it is due; then exactly one caller re-reads it while
+/// the others keep the still-valid value. A failed re-read keeps the last good value, logs a
+/// warning, and is retried no sooner than [`RefreshPolicy::retry_after_failure`].
+pub struct Cached<T> {
+    what: String,
+    policy: RefreshPolicy,
+    clock: Arc<dyn Clock>,
+    current: ArcSwapOption<T>,
+    /// When the next re-read is due, in nanoseconds since the Unix epoch.
+    due: AtomicU64,
+    /// Set while one caller re-reads on schedule.
+    refreshing: AtomicBool,
+    /// Serialises forced re-reads (after a `401`) and first loads.
+    forced: Mutex<()>,
+    loads: AtomicU64,
+}
+
+impl<T: Expiring> Cached<T> {
+    /// An empty cache for `what` (named in warnings: "token file /…/token").
+    pub fn new(what: impl Into<String>, policy: RefreshPolicy, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            what: what.into(),
+            policy,
+            clock,
+            current: ArcSwapOption::empty(),
+            due: AtomicU64::new(0),
+            refreshing: AtomicBool::new(false),
+            forced: Mutex::new(()),
+            loads: AtomicU64::new(0),
+        }
+    }
+
+    /// The current value; `load` runs when the cache is empty (its error is returned) or the
+    /// value is due (its error is logged and the last good value returned).
+    ///
+    /// # Errors
+    ///
+    /// Only when there is no value yet and `load` fails.
+    pub fn get(
+        &self,
+        load: impl FnOnce() -> Result<T, SourceError>,
+    ) -> Result<Arc<T>, SourceError> {
+        let now = to_nanos(self.clock.now());
+        if let Some(value) = self.current.load_full() {
+            if now < self.due.load(Ordering::Acquire) {
+                return Ok(value);
+            }
+            // Due: one caller re-reads, the others keep the still-valid value.
+            if self
+                .refreshing
+                .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+                .is_err()
+            {
+                return Ok(value);
+            }
+            let result = self.load_and_store(load);
+            self.refreshing.store(false, Ordering::Release);
+            return Ok(result.unwrap_or(value));
+        }
+        let _first = self.forced.lock().unwrap_or_else(|e| e.into_inner());
+        match self.current.load_full() {
+            Some(value) => Ok(value),
+            None => self.load_and_store(load),
+        }
+    }
+
+    /// Re-reads now unless the cached value is no longer `stale` (another caller already
+    /// re-read it): concurrent callers that saw the same stale value cause one read.
+    ///
+    /// # Errors
+    ///
+    /// `load`'s error; the last good value stays cached.
+    pub fn refresh(
+        &self,
+        stale: &Arc<T>,
+        load: impl FnOnce() -> Result<T, SourceError>,
+    ) -> Result<Arc<T>, SourceError> {
+        let _one = self.forced.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(value) = self.current.load_full() {
+            if !Arc::ptr_eq(&value, stale) {
+                return Ok(value);
+            }
+        }
+        self.load_and_store(load)
+    }
+
+    /// The cached value, without checking whether it is due.
+    pub fn peek(&self) -> Option<Arc<T>> {
+        self.current.load_full()
+    }
+
+    /// How many times a value was read (successfully or not): for tests and benchmarks.
+    pub fn loads(&self) -> u64 {
+        self.loads.load(Ordering::Relaxed)
+    }
+
+    fn load_and_store(
+        &self,
+        load: impl FnOnce() -> Result<T, SourceError>,
+    ) -> Result<Arc<T>, SourceError> {
+        self.loads.fetch_add(1, Ordering::Relaxed);
+        let now = self.clock.now();
+        match load() {
+            Ok(value) => {
+                let mut due = now + self.policy.period;
+                if let Some(expiry) = value.expires_at() {
+                    let early = expiry
+                        .checked_sub(self.policy.expiry_margin)
+                        .unwrap_or(UNIX_EPOCH);
+                    due = due.min(early);
+                }
+                if due <= now {
+                    // Expired or about to: look again soon, not on every request.
+                    due = now + self.policy.retry_after_failure;
+                }
+                let value = Arc::new(value);
+                self.current.store(Some(Arc::clone(&value)));
+                self.due.store(to_nanos(due), Ordering::Release);
+                Ok(value)
+            }
+            Err(error) => {
+                self.due.store(
+                    to_nanos(now + self.policy.retry_after_failure),
+                    Ordering::Release,
+                );
+                if self.current.load().is_some() {
+                    tracing::warn!(
+                        what = %self.what,
+                        error = %crate::error_chain(&error),
+                        retry_in_secs = self.policy.retry_after_failure.as_secs_f64(),
+                        "re-reading failed; keeping the last good value"
+                    );
+                }
+                Err(error)
+            }
+        }
+    }
+}
+
+impl<T> fmt::Debug for Cached<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Cached")
+            .field("what", &self.what)
+            .field("policy", &self.policy)
+            .field("loaded", &self.current.load().is_some())
+            .field("loads", &self.loads.load(Ordering::Relaxed))
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::ExposeSecret;
+    use std::sync::atomic::AtomicUsize;
+
+    const START: u64 = 1_800_000_000;
+
+    fn clock() -> ManualClock {
+        ManualClock::new(UNIX_EPOCH + Duration::from_secs(START))
+    }
+
+    fn token(value: &str) -> Result<Credentials, SourceError> {
+        Ok(Credentials::bearer(value.to_owned().into()))
+    }
+
+    fn read(cache: &Cached<Credentials>, value: &str) -> String {
+        let credentials = cache.get(|| token(value)).unwrap();
+        credentials.token().unwrap().expose_secret().to_owned()
+    }
+
+    #[test]
+    fn the_value_is_re_read_after_the_period_and_not_before() {
+        let clock = clock();
+        let cache = Cached::new("token", RefreshPolicy::TOKEN, Arc::new(clock.clone()));
+        assert_eq!(read(&cache, "one"), "one");
+        clock.advance(Duration::from_secs(59));
+        assert_eq!(read(&cache, "two"), "one");
+        clock.advance(Duration::from_secs(1));
+        assert_eq!(read(&cache, "two"), "two");
+        assert_eq!(cache.loads(), 2);
+    }
+
+    #[test]
+    fn a_jwt_expiring_before_the_period_is_re_read_before_exp() {
+        use base64::Engine as _;
+        let clock = clock();
+        let cache = Cached::new("token", RefreshPolicy::TOKEN, Arc::new(clock.clone()));
+        let enc = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let jwt = format!(
+            "{}.{}.sig",
+            enc.encode(r#"{"alg":"RS256"}"#),
+            enc.encode(format!(r#"{{"exp":{}}}"#, START + 30))
+        );
+        assert_eq!(read(&cache, &jwt), jwt);
+        clock.advance(Duration::from_secs(19));
+        assert_eq!(read(&cache, "fresh"), jwt);
+        clock.advance(Duration::from_secs(1)); // exp - 10 s
+        assert_eq!(read(&cache, "fresh"), "fresh");
+    }
+
+    #[test]
+    fn a_failed_re_read_keeps_the_last_good_value_and_waits_before_retrying() {
+        let clock = clock();
+        let cache = Cached::new("token", RefreshPolicy::TOKEN, Arc::new(clock.clone()));
+        read(&cache, "good");
+        clock.advance(Duration::from_secs(60));
+        let fail = || {
+            Err(SourceError::EmptyFile {
+                what: "token",
+                path: "/t".into(),
+            })
+        };
+        for _ in 0..5 {
+            let kept = cache.get(fail).unwrap();
+            assert_eq!(kept.token().unwrap().expose_secret(), "good");
+        }
+        assert_eq!(cache.loads(), 2, "one failed re-read, not one per call");
+        clock.advance(Duration::from_secs(10));
+        assert_eq!(read(&cache, "recovered"), "recovered");
+    }
+
+    #[test]
+    fn the_first_load_error_is_returned() {
+        let cache: Cached<Credentials> =
+            Cached::new("token", RefreshPolicy::TOKEN, Arc::new(clock()));
+        let err = cache
+            .get(|| Err(SourceError::not_applicable("nothing")))
+            .unwrap_err();
+        assert!(err.is_not_applicable());
+    }
+
+    #[test]
+    fn concurrent_callers_at_the_due_moment_cause_one_read() {
+        const CALLERS: usize = 64;
+        let clock = clock();
+        let cache = Arc::new(Cached::new(
+            "token",
+            RefreshPolicy::TOKEN,
+            Arc::new(clock.clone()),
+        ));
+        read(&cache, "old");
+        clock.advance(Duration::from_secs(60));
+        // The one re-reading caller holds its read open until every other caller has been
+        // answered, so they all arrive while it is due.
+        let barrier = Arc::new(std::sync::Barrier::new(CALLERS));
+        let old_answers = Arc::new(AtomicUsize::new(0));
+        let threads: Vec<_> = (0..CALLERS)
+            .map(|_| {
+                let (cache, barrier, old_answers) = (
+                    Arc::clone(&cache),
+                    Arc::clone(&barrier),
+                    Arc::clone(&old_answers),
+                );
+                std::thread::spawn(move || {
+                    let mut loaded = false;
+                    let value = cache
+                        .get(|| {
+                            loaded = true;
+                            barrier.wait();
+                            token("new")
+                        })
+                        .unwrap();
+                    if !loaded {
+                        assert_eq!(value.token().unwrap().expose_secret(), "old");
+                        old_answers.fetch_add(1, Ordering::SeqCst);
+                        barrier.wait();
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert_eq!(cache.loads(), 2);
+        assert_eq!(old_answers.load(Ordering::SeqCst), CALLERS - 1);
+        assert_eq!(read(&cache, "unused"), "new");
+    }
+
+    #[test]
+    fn refreshing_a_stale_value_twice_reads_once() {
+        let cache = Cached::new("token", RefreshPolicy::TOKEN, Arc::new(clock()));
+        let stale = cache.get(|| token("stale")).unwrap();
+        let first = cache.refresh(&stale, || token("fresh")).unwrap();
+        let second = cache.refresh(&stale, || token("other")).unwrap();
+        assert_eq!(first.token().unwrap().expose_secret(), "fresh");
+        assert!(Arc::ptr_eq(&first, &second));
+        assert_eq!(cache.loads(), 2);
+    }
+}
