@@ -234,7 +234,7 @@ async fn a_token_rotated_by_a_data_swap_is_used_after_the_period() {
     let pod = complete();
     let clock = start();
     let s = clocked(&pod, &clock);
-    assert_eq!(token_of(&*s.credentials().await.unwrap()), "tok-1");
+    assert_eq!(token_of(&s.credentials().await.unwrap()), "tok-1");
 
     pod.dir
         .update(
@@ -245,10 +245,10 @@ async fn a_token_rotated_by_a_data_swap_is_used_after_the_period() {
         .unwrap();
     clock.advance(Duration::from_secs(59));
     // Cached until due: no file I/O on the request path.
-    assert_eq!(token_of(&*s.credentials().await.unwrap()), "tok-1");
+    assert_eq!(token_of(&s.credentials().await.unwrap()), "tok-1");
     assert_eq!(s.token_reads(), 1);
     clock.advance(Duration::from_secs(1));
-    assert_eq!(token_of(&*s.credentials().await.unwrap()), "tok-2");
+    assert_eq!(token_of(&s.credentials().await.unwrap()), "tok-2");
     assert_eq!(s.token_reads(), 2);
 }
 
@@ -279,7 +279,7 @@ async fn a_deleted_token_file_keeps_the_last_good_token_and_warns() {
     std::fs::remove_file(pod.dir.token_path()).unwrap();
     clock.advance(Duration::from_secs(60));
     let logs = LogCapture::start();
-    assert_eq!(token_of(&*s.credentials().await.unwrap()), "tok-1");
+    assert_eq!(token_of(&s.credentials().await.unwrap()), "tok-1");
     let warned = logs.take();
     assert!(warned.contains("WARN"), "{warned}");
     assert!(warned.contains("keeping the last good value"), "{warned}");
@@ -290,7 +290,7 @@ async fn a_deleted_token_file_keeps_the_last_good_token_and_warns() {
 
     // The next attempt comes no sooner than 10 s: no re-read and no warning on every request.
     for _ in 0..3 {
-        assert_eq!(token_of(&*s.credentials().await.unwrap()), "tok-1");
+        assert_eq!(token_of(&s.credentials().await.unwrap()), "tok-1");
     }
     assert_eq!(logs.take(), "");
     assert_eq!(s.token_reads(), 2);
@@ -323,7 +323,7 @@ async fn a_jwt_expiring_before_the_period_is_re_read_before_its_exp() {
         .update(&ServiceAccountFiles::new().token(&short).ca_crt(&pod.ca_pem))
         .unwrap();
     let s = clocked(&pod, &clock);
-    assert_eq!(token_of(&*s.credentials().await.unwrap()), short);
+    assert_eq!(token_of(&s.credentials().await.unwrap()), short);
     pod.dir
         .update(
             &ServiceAccountFiles::new()
@@ -332,9 +332,9 @@ async fn a_jwt_expiring_before_the_period_is_re_read_before_its_exp() {
         )
         .unwrap();
     clock.advance(Duration::from_secs(19));
-    assert_eq!(token_of(&*s.credentials().await.unwrap()), short);
+    assert_eq!(token_of(&s.credentials().await.unwrap()), short);
     clock.advance(Duration::from_secs(1));
-    assert_eq!(token_of(&*s.credentials().await.unwrap()), "tok-next");
+    assert_eq!(token_of(&s.credentials().await.unwrap()), "tok-next");
 }
 
 #[tokio::test]
@@ -350,7 +350,7 @@ async fn failed_refresh_keeps_the_last_good_token() {
         matches!(err, SourceError::EmptyFile { what: "token", .. }),
         "{err:?}"
     );
-    assert_eq!(token_of(&*s.credentials().await.unwrap()), "tok-1");
+    assert_eq!(token_of(&s.credentials().await.unwrap()), "tok-1");
 }
 
 #[tokio::test]
