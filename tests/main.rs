@@ -5,5 +5,6 @@ mod chain;
 mod incluster;
 mod mock;
 mod proxy;
+mod rotation;
 mod secrets;
 mod support;

@@ -153,7 +153,9 @@ impl Client {
             Ok(request)
         };
 
-        let response = self.send(build(credentials.as_deref())?, &url).await?;
+        let response = self
+            .send_idempotent_retry(&parts.method, || build(credentials.as_deref()), &url)
+            .await?;
         let sent_token = credentials.as_deref().and_then(Credentials::token);
         if response.status() == StatusCode::UNAUTHORIZED && sent_token.is_some() {
             let rejected = credentials
@@ -164,7 +166,9 @@ impl Client {
                     let changed = fresh.token().map(|t| t.expose_secret())
                         != sent_token.map(|t| t.expose_secret());
                     if changed {
-                        return self.send(build(Some(&fresh))?, &url).await;
+                        return self
+                            .send_idempotent_retry(&parts.method, || build(Some(&fresh)), &url)
+                            .await;
                     }
                 }
                 Err(error) => tracing::warn!(
@@ -218,6 +222,26 @@ impl Client {
                 name: self.inner.source_name.clone(),
                 error,
             })
+    }
+
+    /// Sends the request `build` makes; when the server closed a kept-alive connection under
+    /// it (it rotated its certificate, restarted, or timed the connection out) and the method
+    /// is idempotent, sends it once more on a new connection, as Go's HTTP client does.
+    async fn send_idempotent_retry(
+        &self,
+        method: &http::Method,
+        build: impl Fn() -> Result<reqwest::Request, Error>,
+        url: &reqwest::Url,
+    ) -> Result<Response<Bytes>, Error> {
+        match self.send(build()?, url).await {
+            Err(Error::Transport { source, .. })
+                if method.is_idempotent() && transport::closed_under_request(&source) =>
+            {
+                tracing::debug!(source = %self.inner.source_name, %url, "connection closed under the request; retrying once");
+                self.send(build()?, url).await
+            }
+            other => other,
+        }
     }
 
     async fn send(

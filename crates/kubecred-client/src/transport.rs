@@ -438,3 +438,28 @@ pub(crate) fn tls_failure(error: &(dyn std::error::Error + 'static)) -> Option<T
     }
     None
 }
+
+/// `true` when `error` says the server closed a connection before answering the request on
+/// it: hyper's incomplete message, or a reset or broken pipe.
+pub(crate) fn closed_under_request(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(error);
+    while let Some(e) = next {
+        if let Some(hyper) = e.downcast_ref::<hyper::Error>() {
+            if hyper.is_incomplete_message() || hyper.is_canceled() {
+                return true;
+            }
+        }
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            if matches!(
+                io.kind(),
+                std::io::ErrorKind::ConnectionReset
+                    | std::io::ErrorKind::BrokenPipe
+                    | std::io::ErrorKind::UnexpectedEof
+            ) {
+                return true;
+            }
+        }
+        next = e.source();
+    }
+    false
+}

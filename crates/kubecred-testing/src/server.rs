@@ -21,7 +21,7 @@ use rustls::server::WebPkiClientVerifier;
 use rustls::{RootCertStore, ServerConfig};
 use secrecy::{ExposeSecret, SecretString};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 use tokio_rustls::TlsAcceptor;
 
 use crate::ca::ClientRegistry;
@@ -176,6 +176,25 @@ impl ApiServer {
         lock(&self.state.requests).clear();
     }
 
+    /// Switches the serving certificate to one issued by `ca` (with the same SANs) for new
+    /// connections, and closes every open connection once its request in flight is answered,
+    /// so that clients reconnect and verify the new certificate, as after a cluster's CA
+    /// rotation. Client certificates are verified against `ca` from now on too.
+    /// [`ApiServer::ca`] keeps returning the CA the server started with.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Certificate`] or [`Error::Tls`] when the new configuration cannot be built;
+    /// the server keeps its old certificate.
+    pub fn rotate_serving_certificate(&self, ca: &CertificateAuthority) -> Result<(), Error> {
+        let config = tls_config(ca, self.state.require_client_certificate)?;
+        *lock(&self.state.acceptor) = TlsAcceptor::from(Arc::new(config));
+        self.state
+            .generation
+            .send_modify(|generation| *generation += 1);
+        Ok(())
+    }
+
     /// From now on, listing pods in `namespace` is forbidden to everyone: `403` with the
     /// `Status` an RBAC denial carries (`pods is forbidden: User "…" cannot list resource
     /// "pods" …`, reason `Forbidden`). The user is the token's label or the certificate's CN.
@@ -286,6 +305,9 @@ impl ApiServerBuilder {
         let addr = listener.local_addr().map_err(bind_error)?;
 
         let state = Arc::new(State {
+            acceptor: Mutex::new(acceptor),
+            require_client_certificate: self.require_client_certificate,
+            generation: watch::Sender::new(0),
             tokens: Mutex::new(self.tokens),
             requests: Mutex::default(),
             clients: ca.clients(),
@@ -298,7 +320,7 @@ impl ApiServerBuilder {
         let thread_state = Arc::clone(&state);
         let thread = std::thread::Builder::new()
             .name(format!("kubecred-testing-apiserver-{}", addr.port()))
-            .spawn(move || run(listener, acceptor, thread_state, shutdown_rx, ready))
+            .spawn(move || run(listener, thread_state, shutdown_rx, ready))
             .map_err(|source| Error::Start {
                 what: "thread",
                 source,
@@ -393,7 +415,6 @@ fn tls_config(
 /// runtime (and every connection task) is dropped here, on this thread.
 fn run(
     listener: std::net::TcpListener,
-    acceptor: TlsAcceptor,
     state: Arc<State>,
     shutdown: oneshot::Receiver<()>,
     ready: mpsc::SyncSender<io::Result<()>>,
@@ -421,22 +442,18 @@ fn run(
     if ready.send(Ok(())).is_err() {
         return;
     }
-    runtime.block_on(serve(listener, acceptor, state, shutdown));
+    runtime.block_on(serve(listener, state, shutdown));
 }
 
-async fn serve(
-    listener: TcpListener,
-    acceptor: TlsAcceptor,
-    state: Arc<State>,
-    mut shutdown: oneshot::Receiver<()>,
-) {
+async fn serve(listener: TcpListener, state: Arc<State>, mut shutdown: oneshot::Receiver<()>) {
     loop {
         tokio::select! {
             // A message or a dropped sender: either way, stop.
             _ = &mut shutdown => break,
             accepted = listener.accept() => match accepted {
                 Ok((stream, _peer)) => {
-                    tokio::spawn(connection(stream, acceptor.clone(), Arc::clone(&state)));
+                    let acceptor = lock(&state.acceptor).clone();
+                    tokio::spawn(connection(stream, acceptor, Arc::clone(&state)));
                 }
                 // Per-connection failures (a client that reset before accept, out of file
                 // descriptors for a moment): keep serving the others.
@@ -458,19 +475,32 @@ async fn connection(stream: TcpStream, acceptor: TlsAcceptor, state: Arc<State>)
         .peer_certificates()
         .and_then(|chain| chain.first())
         .map(|leaf| state.client_common_name(leaf.as_ref()));
+    let mut rotations = state.generation.subscribe();
     let service = service_fn(move |request: Request<Incoming>| {
         let response = state.handle(&request, client_common_name.as_deref());
         async move { Ok::<_, Infallible>(response) }
     });
     // Errors here are the client's (a reset, a malformed request): the connection ends.
-    let _ = http1::Builder::new()
+    let served = http1::Builder::new()
         .keep_alive(true)
-        .serve_connection(TokioIo::new(tls), service)
-        .await;
+        .serve_connection(TokioIo::new(tls), service);
+    tokio::pin!(served);
+    tokio::select! {
+        _ = served.as_mut() => return,
+        // A serving-certificate rotation: finish the request in flight, then close, so the
+        // client's next request makes a new connection (and handshake).
+        _ = rotations.changed() => served.as_mut().graceful_shutdown(),
+    }
+    let _ = served.await;
 }
 
 /// What the server thread shares with the [`ApiServer`] handle.
 struct State {
+    /// The TLS acceptor new connections use (replaced by a serving-certificate rotation).
+    acceptor: Mutex<TlsAcceptor>,
+    require_client_certificate: bool,
+    /// Bumped to make every open connection finish its request and close.
+    generation: watch::Sender<u64>,
     tokens: Mutex<Vec<(String, SecretString)>>,
     forbidden_namespaces: Mutex<Vec<String>>,
     requests: Mutex<Vec<RecordedRequest>>,
@@ -651,7 +681,11 @@ mod tests {
     }
 
     fn state() -> State {
+        let ca = CertificateAuthority::new("unit-test CA").unwrap();
         State {
+            acceptor: Mutex::new(TlsAcceptor::from(Arc::new(tls_config(&ca, false).unwrap()))),
+            require_client_certificate: false,
+            generation: watch::Sender::new(0),
             tokens: Mutex::new(vec![(
                 "alice".to_owned(),
                 SecretString::from("alice-token"),

@@ -1,0 +1,187 @@
+//! Credentials that live: token and CA rotation as the kubelet and a cluster do them, on a
+//! test clock.
+
+use std::sync::Arc;
+use std::time::{Duration, UNIX_EPOCH};
+
+use kubecred_client::Client;
+use kubecred_core::{ManualClock, Source};
+use kubecred_incluster::InCluster;
+use kubecred_testing::{Authentication, CertificateAuthority, LogCapture, ServiceAccountFiles};
+
+use crate::support::*;
+
+fn clock() -> ManualClock {
+    ManualClock::new(UNIX_EPOCH + Duration::from_secs(1_800_000_000))
+}
+
+/// The pod's in-cluster source on `clock`, kept by the test to count its file reads.
+fn in_cluster(pod: &Pod, clock: &ManualClock) -> Arc<InCluster> {
+    Arc::new(
+        InCluster::builder()
+            .serviceaccount_dir(pod.dir.path())
+            .environment(Arc::new(pod.env.clone()))
+            .clock(Arc::new(clock.clone()))
+            .build(),
+    )
+}
+
+async fn client(source: &Arc<InCluster>) -> Client {
+    Client::builder()
+        .chain([Arc::clone(source) as Arc<dyn Source>])
+        .build()
+        .await
+        .unwrap()
+}
+
+fn labels(pod: &Pod) -> Vec<Authentication> {
+    pod.server
+        .requests()
+        .into_iter()
+        .map(|r| r.authentication)
+        .collect()
+}
+
+/// A new TLS connection to the API server with the client's exported configuration: its
+/// handshake consults the current roots (a pooled connection of the client might not;
+/// neither does a resumed session, so tests rotate the server's configuration first).
+async fn handshake(client: &Client, pod: &Pod) -> std::io::Result<()> {
+    let tcp = tokio::net::TcpStream::connect(pod.server.addr()).await?;
+    let name = rustls::pki_types::ServerName::try_from(pod.server.host()).unwrap();
+    tokio_rustls::TlsConnector::from(client.tls_config())
+        .connect(name, tcp)
+        .await
+        .map(drop)
+}
+
+fn token(label: &str) -> Authentication {
+    Authentication::Token {
+        label: label.to_owned(),
+    }
+}
+
+#[tokio::test]
+async fn a_token_rotated_by_a_data_swap_is_used_after_the_period() {
+    let pod = Pod::new();
+    let clock = clock();
+    let source = in_cluster(&pod, &clock);
+    let client = client(&source).await;
+    pod.server.add_token("rotated", ROTATED_TOKEN);
+    pod.rotate_token(ROTATED_TOKEN);
+
+    client.get("/api").await.unwrap();
+    clock.advance(Duration::from_secs(60));
+    client.get("/api").await.unwrap();
+    assert_eq!(labels(&pod), [token("pod"), token("rotated")]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_requests_at_the_due_moment_read_the_token_file_once() {
+    let pod = Pod::new();
+    let clock = clock();
+    let source = in_cluster(&pod, &clock);
+    let client = client(&source).await;
+    client.get("/api").await.unwrap();
+    assert_eq!(source.token_reads(), 1);
+
+    clock.advance(Duration::from_secs(60));
+    let requests: Vec<_> = (0..200)
+        .map(|_| {
+            let client = client.clone();
+            tokio::spawn(async move { client.get("/version").await.map(|r| r.status()) })
+        })
+        .collect();
+    for request in requests {
+        assert_eq!(request.await.unwrap().unwrap(), 200);
+    }
+    assert_eq!(source.token_reads(), 2, "one re-read for 200 requests");
+}
+
+#[tokio::test]
+async fn the_ca_rotates_in_the_clusters_order_and_requests_keep_succeeding() {
+    let pod = Pod::new();
+    let clock = clock();
+    let source = in_cluster(&pod, &clock);
+    let client = client(&source).await;
+    client.get("/api").await.unwrap();
+
+    let old_ca = pod.server.ca_pem();
+    let new_ca = CertificateAuthority::new("rotated cluster CA").unwrap();
+    let files = |ca: String| {
+        ServiceAccountFiles::new()
+            .token(TOKEN)
+            .ca_crt(ca)
+            .namespace("team-a")
+    };
+    // 1. The kubelet projects the old and the new CA.
+    pod.dir
+        .update(&files(format!("{old_ca}{}", new_ca.pem())))
+        .unwrap();
+    clock.advance(Duration::from_secs(300));
+    client.get("/api").await.unwrap();
+    // 2. The API server switches to a certificate from the new CA and drops its connections.
+    pod.server.rotate_serving_certificate(&new_ca).unwrap();
+    client.get("/api").await.unwrap();
+    // 3. The old CA leaves the bundle.
+    pod.dir.update(&files(new_ca.pem())).unwrap();
+    clock.advance(Duration::from_secs(300));
+    pod.server.rotate_serving_certificate(&new_ca).unwrap();
+    client.get("/api").await.unwrap();
+    assert_eq!(pod.server.requests().len(), 4);
+}
+
+#[tokio::test]
+async fn a_ca_crt_swapped_to_garbage_keeps_the_old_roots_and_warns() {
+    let pod = Pod::new();
+    let clock = clock();
+    let source = in_cluster(&pod, &clock);
+    let client = client(&source).await;
+    client.get("/api").await.unwrap();
+
+    pod.dir
+        .update(
+            &ServiceAccountFiles::new()
+                .token(TOKEN)
+                .ca_crt("not a certificate"),
+        )
+        .unwrap();
+    clock.advance(Duration::from_secs(300));
+    // A new server configuration, so the handshake cannot resume an earlier TLS session
+    // (a resumed session skips certificate verification).
+    pod.server
+        .rotate_serving_certificate(&pod.server.ca().clone())
+        .unwrap();
+    let logs = LogCapture::start();
+    handshake(&client, &pod)
+        .await
+        .expect("the old roots still verify the server");
+    client.get("/api").await.unwrap();
+    let warned = logs.take();
+    assert!(warned.contains("WARN"), "{warned}");
+    assert!(
+        warned.contains(&format!("CA bundle file {}", pod.dir.ca_path().display())),
+        "{warned}"
+    );
+    assert!(warned.contains("keeping the last good value"), "{warned}");
+}
+
+#[tokio::test]
+async fn a_token_deleted_after_start_keeps_working_and_warns_once() {
+    let pod = Pod::new();
+    let clock = clock();
+    let source = in_cluster(&pod, &clock);
+    let client = client(&source).await;
+    std::fs::remove_file(pod.dir.token_path()).unwrap();
+    clock.advance(Duration::from_secs(60));
+    let logs = LogCapture::start();
+    for _ in 0..5 {
+        client.get("/api").await.unwrap();
+    }
+    let warned = logs.take();
+    assert_eq!(
+        warned.matches("keeping the last good value").count(),
+        1,
+        "{warned}"
+    );
+    assert_eq!(source.token_reads(), 2);
+}
