@@ -1,23 +1,31 @@
-//! `cargo xtask demo`: the real `kubecred` binary, run the way a person in a pod would run it.
+//! `cargo xtask demo`: the real `kubecred` binary, run the way a person would run it in a pod,
+//! on a laptop with `KUBE_*` variables, and on a laptop with `kubectl proxy`.
 //!
 //! The demo builds the binary, then plays each scenario: a scenario sets up a stand-in world
-//! (here, from `kubecred-testing`: an API server on 127.0.0.1 and a kubelet-style
-//! service-account directory), runs `kubecred` in it with a clean environment, prints each
-//! command line and its output, and says what went wrong if the result is not the expected
-//! one. A scenario is one small function listed in [`SCENARIOS`].
+//! (from `kubecred-testing`: an API server on 127.0.0.1, a kubelet-style service-account
+//! directory, the real `kubectl proxy`), runs `kubecred` in it with a clean environment, prints
+//! each command line and its output, and says what went wrong if the result is not the
+//! expected one. A scenario is one small function listed in [`SCENARIOS`]. The `kubectl proxy`
+//! scenario needs `kubectl` on `PATH`; without it, it says so and is skipped.
 
+use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Command, ExitCode};
 
 use kubecred_testing::{
-    ApiServer, Authentication, RecordedRequest, ServiceAccountDir, ServiceAccountFiles,
+    ApiServer, Authentication, KubectlProxy, ProxyListen, RecordedRequest, ServiceAccountDir,
+    ServiceAccountFiles,
 };
 
 /// A scenario: sets up its world, runs `kubecred` in it, and returns what went wrong.
 type Scenario = fn(&Kubecred) -> Result<(), String>;
 
 /// Every scenario, in the order the demo plays them.
-const SCENARIOS: &[(&str, Scenario)] = &[("in-cluster", in_cluster)];
+const SCENARIOS: &[(&str, Scenario)] = &[
+    ("in-cluster", in_cluster),
+    ("env", env),
+    ("kubectl proxy", kubectl_proxy),
+];
 
 /// The pod's token: JWT-shaped, with an `exp` of 2031-01-01T00:00:00Z so `explain` has an
 /// expiry to show. The demo checks that no output ever contains it.
@@ -28,6 +36,21 @@ const POD_TOKEN: &str = concat!(
 );
 /// The label the stand-in server records for [`POD_TOKEN`].
 const POD_TOKEN_LABEL: &str = "demo-pod";
+
+/// The token a person on a laptop puts in `KUBE_TOKEN`: JWT-shaped like [`POD_TOKEN`], for
+/// another service account. The demo checks that no output ever contains it.
+const LAPTOP_TOKEN: &str = concat!(
+    "eyJhbGciOiJSUzI1NiIsImtpZCI6ImRlbW8ifQ",
+    ".eyJpc3MiOiJodHRwczovL2t1YmVybmV0ZXMuZGVmYXVsdC5zdmMiLCJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQ6ZGVtbzpsYXB0b3AiLCJleHAiOjE5MjQ5OTIwMDB9",
+    ".ZGVtby1zaWduYXR1cmUtb2YtdGhlLWxhcHRvcC10b2tlbg",
+);
+/// The label the stand-in server records for [`LAPTOP_TOKEN`].
+const LAPTOP_TOKEN_LABEL: &str = "demo-laptop";
+
+/// The token in `kubectl proxy`'s own kubeconfig: kubecred never sees it.
+const KUBECTL_TOKEN: &str = "demo-kubectl-proxy-token-from-its-kubeconfig";
+/// The label the stand-in server records for [`KUBECTL_TOKEN`].
+const KUBECTL_TOKEN_LABEL: &str = "kubectl-proxy";
 
 /// Builds `kubecred`, plays every scenario, and exits 1 at the first that goes wrong.
 pub(crate) fn run() -> ExitCode {
@@ -83,26 +106,198 @@ fn in_cluster(kubecred: &Kubecred) -> Result<(), String> {
     println!();
     let get = kubecred.run(&["get", "/api"], &env)?;
     println!();
-    println!("# {}", seen(&server.requests()));
+    let requests = server.requests();
+    println!("# {}", seen(&requests));
 
     let mut problems = Vec::new();
     explain.expect_success(&mut problems);
+    explain.expect_chosen("in-cluster", &mut problems);
     get.expect_success(&mut problems);
-    for needle in ["\"APIVersions\"", "\"v1\""] {
-        if get.code == Some(0) && !get.stdout.contains(needle) {
-            problems.push(format!("`{}` printed no {needle}", get.line));
+    get.expect_api_versions(&mut problems);
+    expect_only_token(&requests, POD_TOKEN_LABEL, &mut problems);
+    for run in [&explain, &get] {
+        run.expect_no_secret(signature(POD_TOKEN), &mut problems);
+    }
+    outcome(problems)
+}
+
+/// On a laptop: `KUBE_HOST`, `KUBE_TOKEN` and `KUBE_CLUSTER_CA_CERT_DATA` exported by hand (no
+/// service account, no kubelet variables), then `kubecred explain` and `kubecred get /api`.
+fn env(kubecred: &Kubecred) -> Result<(), String> {
+    let server = ApiServer::builder()
+        .token(LAPTOP_TOKEN_LABEL, LAPTOP_TOKEN)
+        .start()
+        .map_err(|e| format!("cannot start the stand-in API server: {e}"))?;
+    let closed = closed_loopback_port()?;
+    println!(
+        "# A stand-in API server on {} with its own CA, and no service account: a laptop, \
+         with the server's URL, a token and its CA exported as KUBE_* variables. \
+         KUBECRED_PROXY_URL points the proxy source at a closed port, so that a kubectl proxy \
+         on 127.0.0.1:8001 cannot change what follows.",
+        server.addr(),
+    );
+    let env = [
+        ("KUBE_HOST", server.url()),
+        ("KUBE_TOKEN", LAPTOP_TOKEN.to_owned()),
+        ("KUBE_CLUSTER_CA_CERT_DATA", server.ca_pem()),
+        ("KUBECRED_PROXY_URL", format!("http://127.0.0.1:{closed}")),
+    ];
+    for (name, value) in &env {
+        match *name {
+            "KUBE_TOKEN" => println!("$ export {name}=\"<a bearer token: never printed>\""),
+            "KUBE_CLUSTER_CA_CERT_DATA" => {
+                println!("$ export {name}=\"<the stand-in's CA certificate, PEM>\"")
+            }
+            _ => println!("$ export {name}={value}"),
         }
     }
-    // The signature is the part of a JWT that is secret: any print of the token holds it.
-    let signature = POD_TOKEN.rsplit('.').next().unwrap_or(POD_TOKEN);
+
+    let explain = kubecred.run(&["explain"], &env)?;
+    println!();
+    let get = kubecred.run(&["get", "/api"], &env)?;
+    println!();
+    let requests = server.requests();
+    println!("# {}", seen(&requests));
+
+    let mut problems = Vec::new();
+    explain.expect_success(&mut problems);
+    explain.expect_chosen("env", &mut problems);
+    get.expect_success(&mut problems);
+    get.expect_api_versions(&mut problems);
+    expect_only_token(&requests, LAPTOP_TOKEN_LABEL, &mut problems);
     for run in [&explain, &get] {
-        run.expect_no_secret(signature, &mut problems);
+        run.expect_no_secret(signature(LAPTOP_TOKEN), &mut problems);
     }
+    outcome(problems)
+}
+
+/// On a laptop where kubectl works: the real `kubectl proxy` in front of the stand-in, with a
+/// kubeconfig of its own; `kubecred` gets no variables and no credentials, only the proxy's
+/// address. Skipped, saying so, when `kubectl` is not on `PATH`.
+fn kubectl_proxy(kubecred: &Kubecred) -> Result<(), String> {
+    if !on_path("kubectl") {
+        println!(
+            "# The kubectl proxy scenario is skipped: kubectl is not on PATH, and the scenario \
+             runs the real `kubectl proxy`. Install kubectl (Debian: `apt-get install \
+             kubernetes-client`; elsewhere: https://kubernetes.io/docs/tasks/tools/) and run \
+             `cargo xtask demo` again."
+        );
+        return Ok(());
+    }
+    let server = ApiServer::builder()
+        .token(KUBECTL_TOKEN_LABEL, KUBECTL_TOKEN)
+        .start()
+        .map_err(|e| format!("cannot start the stand-in API server: {e}"))?;
+    let proxy = KubectlProxy::start(&server, KUBECTL_TOKEN, ProxyListen::Loopback)
+        .map_err(|e| format!("cannot start kubectl proxy: {e}"))?;
+    let url = proxy.url().to_owned();
+    println!(
+        "# A stand-in API server on {} with its own CA, and the real kubectl proxy in front of \
+         it, holding a kubeconfig of its own (its token is labelled {KUBECTL_TOKEN_LABEL:?}): a \
+         laptop where kubectl works. kubecred gets no KUBE_* variables and no service account, \
+         only the proxy's address.",
+        server.addr(),
+    );
+    println!(
+        "$ kubectl proxy --kubeconfig={} --port=0 &",
+        proxy.kubeconfig().display()
+    );
+    println!(
+        "Starting to serve on {}",
+        url.strip_prefix("http://").unwrap_or(&url)
+    );
+
+    let explain = kubecred.run(&["explain", "--proxy-url", &url], &[])?;
+    println!();
+    let get = kubecred.run(&["get", "/api", "--proxy-url", &url], &[])?;
+    println!();
+    let requests = server.requests();
+    println!(
+        "# {} kubecred sent no credentials: kubectl proxy added its own (it would have \
+         forwarded kubecred's in their place).",
+        seen(&requests)
+    );
+
+    let mut problems = Vec::new();
+    explain.expect_success(&mut problems);
+    explain.expect_chosen("proxy", &mut problems);
+    get.expect_success(&mut problems);
+    get.expect_api_versions(&mut problems);
+    expect_only_token(&requests, KUBECTL_TOKEN_LABEL, &mut problems);
+    for run in [&explain, &get] {
+        run.expect_no_secret(KUBECTL_TOKEN, &mut problems);
+    }
+    outcome(problems)
+}
+
+/// The part of a JWT that is secret, its signature: any print of the token holds it.
+fn signature(token: &str) -> &str {
+    token.rsplit('.').next().unwrap_or(token)
+}
+
+/// `Ok` when there is no problem, else every problem in one line.
+fn outcome(problems: Vec<String>) -> Result<(), String> {
     if problems.is_empty() {
         Ok(())
     } else {
         Err(problems.join("; "))
     }
+}
+
+/// Checks that the stand-in server saw kubecred's `GET /api` (by its `User-Agent`), and that
+/// every request it saw authenticated with the token labelled `label`.
+fn expect_only_token(requests: &[RecordedRequest], label: &str, problems: &mut Vec<String>) {
+    let from_kubecred = |r: &RecordedRequest| {
+        r.user_agent
+            .as_deref()
+            .is_some_and(|agent| agent.starts_with("kubecred/"))
+    };
+    if !requests
+        .iter()
+        .any(|r| r.method == "GET" && r.path == "/api" && from_kubecred(r))
+    {
+        problems.push("the stand-in API server saw no GET /api from kubecred".to_owned());
+    }
+    for request in requests {
+        let with_label = matches!(
+            &request.authentication,
+            Authentication::Token { label: seen } if seen == label
+        );
+        if !with_label {
+            problems.push(format!(
+                "the stand-in API server saw {} {} authenticated as {:?}, expected the token labelled {label:?}",
+                request.method, request.path, request.authentication
+            ));
+        }
+    }
+}
+
+/// A loopback port nothing listens on (bound, then released).
+fn closed_loopback_port() -> Result<u16, String> {
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .map_err(|e| format!("cannot find a free loopback port: {e}"))?;
+    listener
+        .local_addr()
+        .map(|addr| addr.port())
+        .map_err(|e| format!("cannot find a free loopback port: {e}"))
+}
+
+/// Whether an executable file called `program` is in a directory of `PATH`.
+fn on_path(program: &str) -> bool {
+    let file = format!("{program}{}", std::env::consts::EXE_SUFFIX);
+    std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|dir| is_executable(&dir.join(&file))))
+}
+
+#[cfg(unix)]
+fn is_executable(path: &std::path::Path) -> bool {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+#[cfg(not(unix))]
+fn is_executable(path: &std::path::Path) -> bool {
+    path.is_file()
 }
 
 /// What the stand-in server saw, in one line: method, path and how each request
@@ -174,7 +369,7 @@ impl Kubecred {
     }
 
     /// Runs `kubecred ARGS` with exactly `env` and `PATH` (nothing else is inherited), and
-    /// prints the command line as a person in the pod would type it, then the output.
+    /// prints the command line as a person would type it, then the output.
     fn run(&self, args: &[&str], env: &[(&str, String)]) -> Result<Run, String> {
         let line = format!("kubecred {}", args.join(" "));
         println!("$ {line}");
@@ -236,6 +431,29 @@ impl Run {
                 self.line,
                 self.exit()
             ));
+        }
+    }
+
+    /// Checks that `explain` reported `source` as the chosen one.
+    fn expect_chosen(&self, source: &str, problems: &mut Vec<String>) {
+        let chosen = self.stdout.lines().any(|line| {
+            let mut words = line.split_whitespace();
+            words.next() == Some(source) && words.next() == Some("chosen")
+        });
+        if !chosen {
+            problems.push(format!("`{}` did not report {source} as chosen", self.line));
+        }
+    }
+
+    /// Checks that a successful `get /api` printed an `APIVersions` object with `v1`.
+    fn expect_api_versions(&self, problems: &mut Vec<String>) {
+        if self.code != Some(0) {
+            return;
+        }
+        for needle in ["\"APIVersions\"", "\"v1\""] {
+            if !self.stdout.contains(needle) {
+                problems.push(format!("`{}` printed no {needle}", self.line));
+            }
         }
     }
 
