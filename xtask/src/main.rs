@@ -2,12 +2,15 @@
 //!
 //! - `demo`: builds the real `kubecred` binary and runs it as a person in a pod would, against
 //!   a stand-in API server and a kubelet-style service-account directory.
-//! - `ci`: what CI runs: rustfmt, clippy, the tests and the docs, stopping at the first failure.
+//! - `ci`: the full gate: rustfmt, clippy, the tests and the docs, stopping at the first failure.
+//! - `bench`: every figure of BENCHMARKS.md (whole-process runs, criterion, the
+//!   client-vs-reqwest harness).
 //!
 //! This file only dispatches: each task lives in its own module. The house rules (every file
 //! starts with `//!`, no debugging leftovers, every package opts into the workspace lints) are
 //! a `#[test]` in `tidy.rs`, so `cargo test` alone enforces them.
 
+mod bench;
 mod ci;
 mod demo;
 #[cfg(test)]
@@ -23,6 +26,7 @@ usage: cargo xtask TASK
 tasks:
   demo   build kubecred and run it against a stand-in API server, as in a pod
   ci     cargo fmt --check, clippy -D warnings, test, doc (stops at the first failure)
+  bench  the figures of BENCHMARKS.md (release build, /usr/bin/time, cargo bench)
   help   print this message
 ";
 
@@ -32,6 +36,7 @@ fn main() -> ExitCode {
     match args.as_slice() {
         ["demo"] => demo::run(),
         ["ci"] => ci::run(),
+        ["bench"] => bench::run(),
         ["help" | "--help" | "-h"] => {
             print!("{USAGE}");
             ExitCode::SUCCESS

@@ -142,8 +142,11 @@ enum Inputs {
 pub struct ClientBuilder {
     inputs: Inputs,
     env: Arc<dyn Environment>,
+    #[cfg_attr(not(feature = "env"), allow(dead_code))]
     env_prefix: Option<String>,
+    #[cfg_attr(not(feature = "proxy"), allow(dead_code))]
     proxy_url: Option<String>,
+    #[cfg_attr(not(feature = "proxy"), allow(dead_code))]
     proxy_probe_timeout: Option<Duration>,
     refresh_period: Option<Duration>,
     ca_refresh_period: Option<Duration>,

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use arc_swap::ArcSwapOption;
 use bytes::Bytes;
 use http::header::{HeaderValue, AUTHORIZATION, HOST, USER_AGENT};
 use http::{Request, Response, StatusCode};
@@ -29,6 +30,9 @@ struct Inner {
     credentials: Arc<dyn CredentialSource>,
     tls: Arc<rustls::ClientConfig>,
     http: reqwest::Client,
+    /// The `Authorization` value of the credentials it was made from, reused until they
+    /// change (the value is marked sensitive; it lives as long as those credentials do).
+    authorization: ArcSwapOption<(Arc<Credentials>, HeaderValue)>,
 }
 
 impl Client {
@@ -51,6 +55,7 @@ impl Client {
                 credentials,
                 tls,
                 http,
+                authorization: ArcSwapOption::empty(),
             }),
         }
     }
@@ -139,7 +144,7 @@ impl Client {
         } else {
             Some(self.current_credentials().await?)
         };
-        let build = |credentials: Option<&Credentials>| -> Result<reqwest::Request, Error> {
+        let build = |credentials: Option<&Arc<Credentials>>| -> Result<reqwest::Request, Error> {
             let mut request = reqwest::Request::new(parts.method.clone(), url.clone());
             *request.headers_mut() = headers.clone();
             if let Some(value) = credentials
@@ -149,12 +154,14 @@ impl Client {
             {
                 request.headers_mut().insert(AUTHORIZATION, value);
             }
-            *request.body_mut() = Some(body.clone().into());
+            if !body.is_empty() {
+                *request.body_mut() = Some(body.clone().into());
+            }
             Ok(request)
         };
 
         let response = self
-            .send_idempotent_retry(&parts.method, || build(credentials.as_deref()), &url)
+            .send_idempotent_retry(&parts.method, || build(credentials.as_ref()), &url)
             .await?;
         let sent_token = credentials.as_deref().and_then(Credentials::token);
         if response.status() == StatusCode::UNAUTHORIZED && sent_token.is_some() {
@@ -269,11 +276,12 @@ impl Client {
             }
         };
         let response = inner.http.execute(request).await.map_err(transport_error)?;
+        let mut response = response;
         let mut builder = Response::builder()
             .status(response.status())
             .version(response.version());
         if let Some(headers) = builder.headers_mut() {
-            *headers = response.headers().clone();
+            *headers = std::mem::take(response.headers_mut());
         }
         let body = response.bytes().await.map_err(transport_error)?;
         Ok(builder
@@ -350,10 +358,15 @@ impl Client {
 
     /// `Bearer <token>`, marked sensitive so that HTTP stacks never log it; `None` without a
     /// token.
-    fn bearer_header(&self, credentials: &Credentials) -> Result<Option<HeaderValue>, Error> {
+    fn bearer_header(&self, credentials: &Arc<Credentials>) -> Result<Option<HeaderValue>, Error> {
         let Some(token) = credentials.token() else {
             return Ok(None);
         };
+        if let Some(cached) = self.inner.authorization.load().as_ref() {
+            if Arc::ptr_eq(&cached.0, credentials) {
+                return Ok(Some(cached.1.clone()));
+            }
+        }
         let mut value = HeaderValue::from_str(&format!("Bearer {}", token.expose_secret()))
             .map_err(|_| Error::Credentials {
                 name: self.inner.source_name.clone(),
@@ -363,6 +376,9 @@ impl Client {
                 },
             })?;
         value.set_sensitive(true);
+        self.inner
+            .authorization
+            .store(Some(Arc::new((Arc::clone(credentials), value.clone()))));
         Ok(Some(value))
     }
 }

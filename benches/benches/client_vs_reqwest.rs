@@ -1,0 +1,307 @@
+//! Benchmarks 3 and 6 of BENCHMARKS.md, with the stand-in API server in a separate process
+//! on loopback (this binary, re-run as `client_vs_reqwest standin`):
+//!
+//! - 3: requests through `kubecred_client::Client` (in-cluster source) against raw reqwest
+//!   with a fixed `Authorization` header, over TLS, one keep-alive connection, sequential
+//!   requests, bodies read in full, runs alternated: the median ratio of throughputs and its
+//!   spread. Two baselines: reqwest with the client's timeouts (connect 10 s, request 30 s:
+//!   DESIGN.md makes them part of every request), and bare reqwest (no timeouts);
+//! - 6: 1,000 concurrent requests arriving when the token is due: how many token file reads.
+//!
+//! `cargo bench -p kubecred-bench --bench client_vs_reqwest` (or `cargo xtask bench`).
+//! Environment: `BENCH_RUNS` (default 15, at least 10), `BENCH_REQUESTS` per run (default
+//! 3000). The clients run on a current-thread runtime: sequential requests on one
+//! connection need no second worker, and cross-thread wake-ups on a 2-core machine shared
+//! with the server only add noise.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant, UNIX_EPOCH};
+
+use bytes::Bytes;
+use kubecred_client::Client;
+use kubecred_core::{ManualClock, MapEnvironment, Source};
+use kubecred_incluster::InCluster;
+use kubecred_testing::{ApiServer, ServiceAccountDir, ServiceAccountFiles};
+
+const TOKEN: &str = "bench-token-0123456789abcdef";
+
+fn main() {
+    if std::env::args().nth(1).as_deref() == Some("standin") {
+        standin();
+        return;
+    }
+    let runs: usize = env_number("BENCH_RUNS", 15).max(10);
+    let requests: usize = env_number("BENCH_REQUESTS", 3000);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let server = Standin::spawn();
+    if let Ok(only) = std::env::var("BENCH_ONLY") {
+        // For profilers (`perf stat -e instructions`): one variant, nothing else.
+        runtime.block_on(only_one(&server, &only, requests));
+        return;
+    }
+    runtime.block_on(async {
+        client_vs_reqwest(&server, runs, requests).await;
+        reads_when_due(&server).await;
+    });
+}
+
+fn env_number(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// The server process: prints `HOST PORT`, then its CA PEM, then an empty line; serves
+/// until its stdin closes.
+fn standin() {
+    let server = ApiServer::builder().token("bench", TOKEN).start().unwrap();
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{} {}", server.host(), server.port()).unwrap();
+    writeln!(out, "{}", server.ca_pem().trim_end()).unwrap();
+    writeln!(out).unwrap();
+    out.flush().unwrap();
+    drop(out);
+    let _ = std::io::stdin().read_to_end(&mut Vec::new());
+}
+
+/// The stand-in API server in a child process.
+struct Standin {
+    child: Child,
+    host: String,
+    port: u16,
+    ca_pem: String,
+}
+
+impl Standin {
+    fn spawn() -> Self {
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .arg("standin")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        let (host, port) = line.trim().split_once(' ').unwrap();
+        let (host, port) = (host.to_owned(), port.parse().unwrap());
+        let mut ca_pem = String::new();
+        loop {
+            line.clear();
+            stdout.read_line(&mut line).unwrap();
+            if line.trim().is_empty() {
+                break;
+            }
+            ca_pem.push_str(&line);
+        }
+        Self {
+            child,
+            host,
+            port,
+            ca_pem,
+        }
+    }
+
+    /// A pod's service-account directory and variables for this server.
+    fn pod(&self) -> (ServiceAccountDir, MapEnvironment) {
+        let dir =
+            ServiceAccountDir::new(&ServiceAccountFiles::new().token(TOKEN).ca_crt(&self.ca_pem))
+                .unwrap();
+        let env = MapEnvironment::new([
+            ("KUBERNETES_SERVICE_HOST", self.host.clone()),
+            ("KUBERNETES_SERVICE_PORT", self.port.to_string()),
+        ]);
+        (dir, env)
+    }
+}
+
+impl Drop for Standin {
+    fn drop(&mut self) {
+        drop(self.child.stdin.take());
+        let _ = self.child.wait();
+    }
+}
+
+/// Raw reqwest on the same TLS footing: ring, the server's CA only, no proxy, a fixed header;
+/// with the client's timeouts or without any.
+fn raw_reqwest(server: &Standin, timeouts: bool) -> reqwest::Client {
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls::pki_types::pem::PemObject::pem_slice_iter(server.ca_pem.as_bytes()) {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let mut headers = http::HeaderMap::new();
+    let mut value = http::HeaderValue::from_str(&format!("Bearer {TOKEN}")).unwrap();
+    value.set_sensitive(true);
+    headers.insert(http::header::AUTHORIZATION, value);
+    let mut builder = reqwest::Client::builder()
+        .tls_backend_preconfigured(tls)
+        .no_proxy()
+        .default_headers(headers);
+    if timeouts {
+        builder = builder
+            .connect_timeout(kubecred_client::DEFAULT_CONNECT_TIMEOUT)
+            .timeout(kubecred_client::DEFAULT_TIMEOUT);
+    }
+    builder.build().unwrap()
+}
+
+async fn run_client(client: &Client, requests: usize) -> f64 {
+    let start = Instant::now();
+    for _ in 0..requests {
+        let request = http::Request::get("/api").body(Bytes::new()).unwrap();
+        let response = client.request(request).await.unwrap();
+        assert_eq!(response.status(), 200);
+        std::hint::black_box(response.body().len());
+    }
+    requests as f64 / start.elapsed().as_secs_f64()
+}
+
+async fn run_raw(client: &reqwest::Client, url: &str, requests: usize) -> f64 {
+    let start = Instant::now();
+    for _ in 0..requests {
+        let response = client.get(url).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        std::hint::black_box(response.bytes().await.unwrap().len());
+    }
+    requests as f64 / start.elapsed().as_secs_f64()
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(|a, b| a.total_cmp(b));
+    let mid = values.len() / 2;
+    if values.len() % 2 == 0 {
+        (values[mid - 1] + values[mid]) / 2.0
+    } else {
+        values[mid]
+    }
+}
+
+async fn client_vs_reqwest(server: &Standin, runs: usize, requests: usize) {
+    let (dir, env) = server.pod();
+    let client = Client::builder()
+        .environment(Arc::new(env))
+        .serviceaccount_dir(dir.path())
+        .proxy_url("http://127.0.0.1:1")
+        .build()
+        .await
+        .unwrap();
+    let with_timeouts = raw_reqwest(server, true);
+    let bare = raw_reqwest(server, false);
+    let url = format!("https://{}:{}/api", server.host, server.port);
+    // Warm up: the TLS handshakes, the connection pools, the allocator.
+    run_client(&client, 300).await;
+    run_raw(&with_timeouts, &url, 300).await;
+    run_raw(&bare, &url, 300).await;
+
+    let (mut ours, mut timed, mut plain) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut vs_timed, mut vs_plain) = (Vec::new(), Vec::new());
+    for run in 0..runs {
+        // Rotate the order, so that no variant always runs first.
+        let mut figures = [0.0; 3];
+        for slot in 0..3 {
+            let variant = (run + slot) % 3;
+            figures[variant] = match variant {
+                0 => run_client(&client, requests).await,
+                1 => run_raw(&with_timeouts, &url, requests).await,
+                _ => run_raw(&bare, &url, requests).await,
+            };
+        }
+        ours.push(figures[0]);
+        timed.push(figures[1]);
+        plain.push(figures[2]);
+        vs_timed.push(figures[0] / figures[1]);
+        vs_plain.push(figures[0] / figures[2]);
+    }
+    let spread = |ratios: &[f64]| {
+        ratios
+            .iter()
+            .fold((f64::MAX, f64::MIN), |(lo, hi), r| (lo.min(*r), hi.max(*r)))
+    };
+    let ((t_min, t_max), (p_min, p_max)) = (spread(&vs_timed), spread(&vs_plain));
+    println!(
+        "RESULT client_vs_reqwest runs={runs} requests_per_run={requests} client_rps_median={:.0} reqwest_same_timeouts_rps_median={:.0} reqwest_bare_rps_median={:.0}",
+        median(&mut ours),
+        median(&mut timed),
+        median(&mut plain),
+    );
+    println!(
+        "RESULT ratio_vs_reqwest_same_timeouts median={:.3} min={t_min:.3} max={t_max:.3}",
+        median(&mut vs_timed)
+    );
+    println!(
+        "RESULT ratio_vs_bare_reqwest median={:.3} min={p_min:.3} max={p_max:.3}",
+        median(&mut vs_plain)
+    );
+}
+
+async fn only_one(server: &Standin, variant: &str, requests: usize) {
+    match variant {
+        "client" => {
+            let (dir, env) = server.pod();
+            let client = Client::builder()
+                .environment(Arc::new(env))
+                .serviceaccount_dir(dir.path())
+                .proxy_url("http://127.0.0.1:1")
+                .build()
+                .await
+                .unwrap();
+            println!(
+                "RESULT only client rps={:.0}",
+                run_client(&client, requests).await
+            );
+        }
+        _ => {
+            let url = format!("https://{}:{}/api", server.host, server.port);
+            let raw = raw_reqwest(server, true);
+            println!(
+                "RESULT only reqwest rps={:.0}",
+                run_raw(&raw, &url, requests).await
+            );
+        }
+    }
+}
+
+async fn reads_when_due(server: &Standin) {
+    let (dir, env) = server.pod();
+    let clock = ManualClock::new(UNIX_EPOCH + Duration::from_secs(1_800_000_000));
+    let source = Arc::new(
+        InCluster::builder()
+            .serviceaccount_dir(dir.path())
+            .environment(Arc::new(env))
+            .clock(Arc::new(clock.clone()))
+            .build(),
+    );
+    let client = Client::builder()
+        .chain([Arc::clone(&source) as Arc<dyn Source>])
+        .build()
+        .await
+        .unwrap();
+    let before = source.token_reads();
+    clock.advance(Duration::from_secs(60));
+    let tasks: Vec<_> = (0..1000)
+        .map(|_| {
+            let client = client.clone();
+            tokio::spawn(async move { client.get("/version").await.map(|r| r.status()) })
+        })
+        .collect();
+    for task in tasks {
+        assert_eq!(task.await.unwrap().unwrap(), 200);
+    }
+    println!(
+        "RESULT reads_when_due concurrent_requests=1000 token_file_reads={}",
+        source.token_reads() - before
+    );
+}
