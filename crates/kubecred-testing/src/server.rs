@@ -452,6 +452,8 @@ async fn serve(listener: TcpListener, state: Arc<State>, mut shutdown: oneshot::
             _ = &mut shutdown => break,
             accepted = listener.accept() => match accepted {
                 Ok((stream, _peer)) => {
+                    // As kube-apiserver (Go) does: no Nagle delay on small responses.
+                    let _ = stream.set_nodelay(true);
                     let acceptor = lock(&state.acceptor).clone();
                     tokio::spawn(connection(stream, acceptor, Arc::clone(&state)));
                 }
