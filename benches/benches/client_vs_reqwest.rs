@@ -4,8 +4,9 @@
 //! - 3: requests through `kubecred_client::Client` (in-cluster source) against raw reqwest
 //!   with a fixed `Authorization` header, over TLS, one keep-alive connection, sequential
 //!   requests, bodies read in full, runs alternated: the median ratio of throughputs and its
-//!   spread. Two baselines: reqwest with the client's timeouts (connect 10 s, request 30 s:
-//!   DESIGN.md makes them part of every request), and bare reqwest (no timeouts);
+//!   spread. Two baselines, both sending the same headers as the client: reqwest with the
+//!   client's timeouts (connect 10 s, request 30 s: DESIGN.md makes them part of every
+//!   request), and bare reqwest (no timeouts);
 //! - 6: 1,000 concurrent requests arriving when the token is due: how many token file reads.
 //!
 //! `cargo bench -p kubecred-bench --bench client_vs_reqwest` (or `cargo xtask bench`).
@@ -80,7 +81,18 @@ struct Standin {
 
 impl Standin {
     fn spawn() -> Self {
-        let mut child = Command::new(std::env::current_exe().unwrap())
+        // `BENCH_SERVER_CPU=N`: the server on its own core (with `taskset`), so that the two
+        // processes do not take turns on one (run this harness under `taskset -c M`).
+        let exe = std::env::current_exe().unwrap();
+        let mut command = match std::env::var("BENCH_SERVER_CPU") {
+            Ok(cpu) => {
+                let mut c = Command::new("taskset");
+                c.args(["-c", &cpu]).arg(&exe);
+                c
+            }
+            Err(_) => Command::new(&exe),
+        };
+        let mut child = command
             .arg("standin")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -128,8 +140,9 @@ impl Drop for Standin {
     }
 }
 
-/// Raw reqwest on the same TLS footing: ring, the server's CA only, no proxy, a fixed header;
-/// with the client's timeouts or without any.
+/// Raw reqwest on the same TLS footing: ring, the server's CA only, no proxy, fixed
+/// `Authorization` and `User-Agent` headers (the bytes kubecred sends, so the server's work
+/// is the same); with the client's timeouts or without any.
 fn raw_reqwest(server: &Standin, timeouts: bool) -> reqwest::Client {
     let mut roots = rustls::RootCertStore::empty();
     for cert in rustls::pki_types::pem::PemObject::pem_slice_iter(server.ca_pem.as_bytes()) {
@@ -146,6 +159,10 @@ fn raw_reqwest(server: &Standin, timeouts: bool) -> reqwest::Client {
     let mut value = http::HeaderValue::from_str(&format!("Bearer {TOKEN}")).unwrap();
     value.set_sensitive(true);
     headers.insert(http::header::AUTHORIZATION, value);
+    headers.insert(
+        http::header::USER_AGENT,
+        http::HeaderValue::from_static(kubecred_client::USER_AGENT_VALUE),
+    );
     let mut builder = reqwest::Client::builder()
         .tls_backend_preconfigured(tls)
         .no_proxy()
