@@ -1,7 +1,8 @@
 //! The workspace's own tasks, run as `cargo xtask TASK` (an alias in `.cargo/config.toml`).
 //!
-//! - `demo`: builds the real `kubecred` binary and runs it as a person in a pod would, against
-//!   a stand-in API server and a kubelet-style service-account directory.
+//! - `demo`: builds the real `kubecred` binary and runs it as a person would, against a
+//!   stand-in API server: in a pod (a kubelet-style service-account directory), on a laptop
+//!   with `KUBE_*` variables, and through the real `kubectl proxy`.
 //! - `ci`: the full gate: rustfmt, clippy, the tests and the docs, stopping at the first failure.
 //! - `bench`: every figure of BENCHMARKS.md (whole-process runs, criterion, the
 //!   client-vs-reqwest harness).
@@ -24,7 +25,7 @@ const USAGE: &str = "\
 usage: cargo xtask TASK
 
 tasks:
-  demo   build kubecred and run it against a stand-in API server, as in a pod
+  demo   build kubecred and run it against a stand-in API server (pod, env, kubectl proxy)
   ci     cargo fmt --check, clippy -D warnings, test, doc (stops at the first failure)
   bench  the figures of BENCHMARKS.md (release build, /usr/bin/time, cargo bench)
   help   print this message
