@@ -129,6 +129,9 @@ impl fmt::Display for Explanation {
         writeln!(f, "namespace:  {}", or_none(&self.namespace))?;
         writeln!(f, "verified by: {}", or_none(&self.trust))?;
         match &self.credential {
+            Some(c) if c.kind == CredentialKind::None.as_str() => {
+                writeln!(f, "credential: none (nothing secret is sent)")?
+            }
             Some(c) => writeln!(
                 f,
                 "credential: {} (expires: {})",
