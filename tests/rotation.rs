@@ -185,3 +185,49 @@ async fn a_token_deleted_after_start_keeps_working_and_warns_once() {
     );
     assert_eq!(source.token_reads(), 2);
 }
+
+#[tokio::test]
+async fn client_certificate_files_re_read_as_a_pair_are_presented_by_new_connections() {
+    let server = kubecred_testing::ApiServer::start().unwrap();
+    let alice = server.ca().issue_client_certificate("alice").unwrap();
+    let bob = server.ca().issue_client_certificate("bob").unwrap();
+    let files = tempfile::tempdir().unwrap();
+    let (cert, key) = (files.path().join("tls.crt"), files.path().join("tls.key"));
+    let write = |identity: &kubecred_testing::IssuedCertificate| {
+        std::fs::write(&key, identity.key_pem()).unwrap();
+        std::fs::write(&cert, identity.cert_pem()).unwrap();
+    };
+    write(&alice);
+    let clock = clock();
+    let env = kubecred_core::MapEnvironment::new([
+        ("KUBE_HOST", server.url()),
+        ("KUBE_CLUSTER_CA_CERT_DATA", server.ca_pem()),
+        ("KUBE_CLIENT_CERT_FILE", cert.display().to_string()),
+        ("KUBE_CLIENT_KEY_FILE", key.display().to_string()),
+    ]);
+    let source: Arc<dyn Source> = Arc::new(
+        kubecred_env::EnvSource::builder()
+            .environment(Arc::new(env))
+            .clock(Arc::new(clock.clone()))
+            .build(),
+    );
+    let client = Client::builder().chain([source]).build().await.unwrap();
+    client.get("/api").await.unwrap();
+
+    write(&bob);
+    clock.advance(Duration::from_secs(60));
+    // A new server configuration: the next request makes a full handshake.
+    server
+        .rotate_serving_certificate(&server.ca().clone())
+        .unwrap();
+    client.get("/api").await.unwrap();
+    let seen: Vec<_> = server
+        .requests()
+        .into_iter()
+        .map(|r| r.authentication)
+        .collect();
+    let cn = |name: &str| Authentication::ClientCertificate {
+        common_name: name.to_owned(),
+    };
+    assert_eq!(seen, [cn("alice"), cn("bob")]);
+}

@@ -364,6 +364,7 @@ impl ClientBuilder {
             chosen.endpoint,
             chosen.entry.credentials,
             Arc::new(chosen.tls),
+            chosen.identity,
             http,
         ))
     }
@@ -527,7 +528,7 @@ impl ClientBuilder {
         for entry in entries {
             let decided = resolution.chosen.is_some() || resolution.failure.is_some();
             match evaluate(&entry).await {
-                Ok((endpoint, credentials, tls)) => {
+                Ok((endpoint, credentials, tls, identity)) => {
                     let p = endpoint.provenance();
                     resolution.report.sources.push(SourceReport {
                         name: entry.name.clone(),
@@ -558,6 +559,7 @@ impl ClientBuilder {
                             entry,
                             endpoint,
                             tls,
+                            identity,
                         });
                     }
                 }
@@ -612,14 +614,21 @@ struct Chosen {
     entry: Entry,
     endpoint: Endpoint,
     tls: rustls::ClientConfig,
+    identity: Option<Arc<transport::IdentityResolver>>,
 }
+
+/// What a source that applies resolves to.
+type Evaluated = (
+    Endpoint,
+    Arc<Credentials>,
+    rustls::ClientConfig,
+    Option<Arc<transport::IdentityResolver>>,
+);
 
 /// Resolves one entry: its endpoint, its credentials, and the TLS configuration they make,
 /// refusing a composition that would leak a secret. An error comes with the name of the
 /// source at fault: the credentials' source when they failed, else the endpoint's.
-async fn evaluate(
-    entry: &Entry,
-) -> Result<(Endpoint, Arc<Credentials>, rustls::ClientConfig), (String, SourceError)> {
+async fn evaluate(entry: &Entry) -> Result<Evaluated, (String, SourceError)> {
     let endpoint = entry
         .endpoint
         .endpoint()
@@ -631,9 +640,9 @@ async fn evaluate(
         .await
         .map_err(|e| (entry.credentials_name().to_owned(), e))?;
     check_composition(&endpoint, &credentials).map_err(|e| (entry.name.clone(), e))?;
-    let tls =
+    let (tls, identity) =
         transport::tls_config(&endpoint, &credentials).map_err(|e| (entry.name.clone(), e))?;
-    Ok((endpoint, credentials, tls))
+    Ok((endpoint, credentials, tls, identity))
 }
 
 /// The refusals DESIGN.md fixes: decided at resolution, never discovered at send time.

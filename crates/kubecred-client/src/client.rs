@@ -30,6 +30,8 @@ struct Inner {
     credentials: Arc<dyn CredentialSource>,
     tls: Arc<rustls::ClientConfig>,
     http: reqwest::Client,
+    /// The client certificate presented by new connections, when there is one.
+    identity: Option<Arc<transport::IdentityResolver>>,
     /// The `Authorization` value of the credentials it was made from, reused until they
     /// change (the value is marked sensitive; it lives as long as those credentials do).
     authorization: ArcSwapOption<(Arc<Credentials>, HeaderValue)>,
@@ -46,6 +48,7 @@ impl Client {
         endpoint: Endpoint,
         credentials: Arc<dyn CredentialSource>,
         tls: Arc<rustls::ClientConfig>,
+        identity: Option<Arc<transport::IdentityResolver>>,
         http: reqwest::Client,
     ) -> Self {
         Self {
@@ -54,6 +57,7 @@ impl Client {
                 endpoint,
                 credentials,
                 tls,
+                identity,
                 http,
                 authorization: ArcSwapOption::empty(),
             }),
@@ -221,14 +225,19 @@ impl Client {
     }
 
     async fn current_credentials(&self) -> Result<Arc<Credentials>, Error> {
-        self.inner
+        let credentials = self
+            .inner
             .credentials
             .credentials()
             .await
             .map_err(|error| Error::Credentials {
                 name: self.inner.source_name.clone(),
                 error,
-            })
+            })?;
+        if let Some(identity) = &self.inner.identity {
+            identity.follow(&credentials);
+        }
+        Ok(credentials)
     }
 
     /// Sends the request `build` makes; when the server closed a kept-alive connection under

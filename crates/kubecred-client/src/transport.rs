@@ -7,11 +7,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
-use kubecred_core::{CaBundle, CaFile, Credentials, Endpoint, Origin, SourceError, Trust};
+use kubecred_core::{
+    CaBundle, CaFile, ClientIdentity, Credentials, Endpoint, Origin, SourceError, Trust,
+};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::ResolvesClientCert;
 use rustls::client::WebPkiServerVerifier;
 use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::sign::CertifiedKey;
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 
 /// The handshake-signature methods of a `ServerCertVerifier` whose provider is
@@ -63,8 +67,8 @@ pub(crate) fn provider() -> Arc<CryptoProvider> {
 /// certificate of `credentials` if any.
 pub(crate) fn tls_config(
     endpoint: &Endpoint,
-    credentials: &Credentials,
-) -> Result<ClientConfig, SourceError> {
+    credentials: &Arc<Credentials>,
+) -> Result<(ClientConfig, Option<Arc<IdentityResolver>>), SourceError> {
     let provider = provider();
     let mut verifier = server_verifier(endpoint.trust(), &provider)?;
     if let Some(name) = endpoint.tls_server_name() {
@@ -76,7 +80,7 @@ pub(crate) fn tls_config(
             name,
         });
     }
-    let builder = ClientConfig::builder_with_provider(provider)
+    let builder = ClientConfig::builder_with_provider(Arc::clone(&provider))
         .with_safe_default_protocol_versions()
         .map_err(|e| SourceError::Refused {
             reason: format!("the crypto provider supports no TLS version ({e})"),
@@ -84,20 +88,92 @@ pub(crate) fn tls_config(
         .dangerous()
         .with_custom_certificate_verifier(verifier);
     match credentials.identity() {
-        Some(identity) => builder
-            .with_client_auth_cert(identity.certificates().to_vec(), identity.private_key())
-            .map_err(|e| SourceError::InvalidClientIdentity {
-                origin: identity.key_origin().clone(),
-                // Never print key material: only the error's kind.
-                problem: match e {
-                    rustls::Error::InconsistentKeys(_) => format!(
-                        "is a private key that does not match the certificate from {}",
-                        identity.certificate_origin()
-                    ),
-                    _ => "is a private key of a kind rustls cannot sign with".to_owned(),
-                },
-            }),
-        None => Ok(builder.with_no_client_auth()),
+        Some(identity) => {
+            let key = certified_key(identity, &provider)?;
+            let resolver = Arc::new(IdentityResolver {
+                current: ArcSwap::from_pointee((Arc::clone(credentials), Arc::new(key))),
+            });
+            let config = builder.with_client_cert_resolver(Arc::clone(&resolver) as _);
+            Ok((config, Some(resolver)))
+        }
+        None => Ok((builder.with_no_client_auth(), None)),
+    }
+}
+
+/// The client certificate and its signing key, checked to match.
+fn certified_key(
+    identity: &ClientIdentity,
+    provider: &CryptoProvider,
+) -> Result<CertifiedKey, SourceError> {
+    CertifiedKey::from_der(
+        identity.certificates().to_vec(),
+        identity.private_key(),
+        provider,
+    )
+    .map_err(|e| SourceError::InvalidClientIdentity {
+        origin: identity.key_origin().clone(),
+        // Never print key material: only the error's kind.
+        problem: match e {
+            rustls::Error::InconsistentKeys(_) => format!(
+                "is a private key that does not match the certificate from {}",
+                identity.certificate_origin()
+            ),
+            _ => "is a private key of a kind rustls cannot sign with".to_owned(),
+        },
+    })
+}
+
+/// The client certificate of the current credentials, for new connections: the client tells
+/// it each set of credentials it reads ([`IdentityResolver::follow`]), so a certificate and
+/// key re-read as a pair (`KUBE_CLIENT_CERT_FILE`/`_KEY_FILE`) are presented by the next
+/// handshake, through the `ClientConfig` handed to frameworks too.
+#[derive(Debug)]
+pub(crate) struct IdentityResolver {
+    /// The credentials the key was made from, and the key.
+    current: ArcSwap<(Arc<Credentials>, Arc<CertifiedKey>)>,
+}
+
+impl IdentityResolver {
+    /// Adopts the identity of `credentials` when they are new; a pair that does not match
+    /// (caught mid-rotation) keeps the previous identity and warns.
+    pub(crate) fn follow(&self, credentials: &Arc<Credentials>) {
+        let current = self.current.load();
+        if Arc::ptr_eq(&current.0, credentials) {
+            return;
+        }
+        let key = match credentials
+            .identity()
+            .map(|id| certified_key(id, &provider()))
+        {
+            Some(Ok(key)) => {
+                tracing::info!("client certificate re-read: new connections present it");
+                Arc::new(key)
+            }
+            Some(Err(error)) => {
+                tracing::warn!(
+                    error = %kubecred_core::error_chain(&error),
+                    "the re-read client certificate is unusable; keeping the previous one"
+                );
+                Arc::clone(&current.1)
+            }
+            // Credentials without an identity now: keep presenting the last one.
+            None => Arc::clone(&current.1),
+        };
+        self.current.store(Arc::new((Arc::clone(credentials), key)));
+    }
+}
+
+impl ResolvesClientCert for IdentityResolver {
+    fn resolve(
+        &self,
+        _root_hint_subjects: &[&[u8]],
+        _sigschemes: &[SignatureScheme],
+    ) -> Option<Arc<CertifiedKey>> {
+        Some(Arc::clone(&self.current.load().1))
+    }
+
+    fn has_certs(&self) -> bool {
+        true
     }
 }
 

@@ -182,6 +182,9 @@ impl ApiServer {
     /// rotation. Client certificates are verified against `ca` from now on too.
     /// [`ApiServer::ca`] keeps returning the CA the server started with.
     ///
+    /// Returns when every connection opened before has closed (waiting at most 5 s for
+    /// requests in flight), so the next request of a client makes a new handshake.
+    ///
     /// # Errors
     ///
     /// [`Error::Certificate`] or [`Error::Tls`] when the new configuration cannot be built;
@@ -308,6 +311,8 @@ impl ApiServerBuilder {
             acceptor: Mutex::new(acceptor),
             require_client_certificate: self.require_client_certificate,
             generation: watch::Sender::new(0),
+            connections: Mutex::default(),
+            closed: std::sync::Condvar::new(),
             tokens: Mutex::new(self.tokens),
             requests: Mutex::default(),
             clients: ca.clients(),
@@ -465,7 +470,34 @@ async fn serve(listener: TcpListener, state: Arc<State>, mut shutdown: oneshot::
     }
 }
 
+/// Counts a connection of its generation open while it lives.
+struct OpenConnection {
+    state: Arc<State>,
+    generation: u64,
+}
+
+impl OpenConnection {
+    fn new(state: &Arc<State>) -> Self {
+        let generation = *state.generation.borrow();
+        *lock(&state.connections).entry(generation).or_default() += 1;
+        Self {
+            state: Arc::clone(state),
+            generation,
+        }
+    }
+}
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        if let Some(count) = lock(&self.state.connections).get_mut(&self.generation) {
+            *count -= 1;
+        }
+        self.state.closed.notify_all();
+    }
+}
+
 async fn connection(stream: TcpStream, acceptor: TlsAcceptor, state: Arc<State>) {
+    let _open = OpenConnection::new(&state);
     let Ok(tls) = acceptor.accept(stream).await else {
         // A failed handshake (no client certificate when one is required, an untrusted
         // CA on the client's side, ...) ends the connection; nothing to record.
@@ -503,6 +535,9 @@ struct State {
     require_client_certificate: bool,
     /// Bumped to make every open connection finish its request and close.
     generation: watch::Sender<u64>,
+    /// Open connections per generation, and a signal when one closes.
+    connections: Mutex<std::collections::HashMap<u64, usize>>,
+    closed: std::sync::Condvar,
     tokens: Mutex<Vec<(String, SecretString)>>,
     forbidden_namespaces: Mutex<Vec<String>>,
     requests: Mutex<Vec<RecordedRequest>>,
@@ -688,6 +723,8 @@ mod tests {
             acceptor: Mutex::new(TlsAcceptor::from(Arc::new(tls_config(&ca, false).unwrap()))),
             require_client_certificate: false,
             generation: watch::Sender::new(0),
+            connections: Mutex::default(),
+            closed: std::sync::Condvar::new(),
             tokens: Mutex::new(vec![(
                 "alice".to_owned(),
                 SecretString::from("alice-token"),
