@@ -231,3 +231,33 @@ async fn client_certificate_files_re_read_as_a_pair_are_presented_by_new_connect
     };
     assert_eq!(seen, [cn("alice"), cn("bob")]);
 }
+
+#[tokio::test]
+async fn a_ca_crt_whose_certificate_cannot_be_a_root_warns_once_and_keeps_the_old_roots() {
+    let pod = Pod::new();
+    let clock = clock();
+    let source = in_cluster(&pod, &clock);
+    let client = client(&source).await;
+    client.get("/api").await.unwrap();
+    // Well-formed PEM around bytes that are no certificate.
+    let broken = "-----BEGIN CERTIFICATE-----\nAAAAAAAA\n-----END CERTIFICATE-----\n";
+    pod.dir
+        .update(&ServiceAccountFiles::new().token(TOKEN).ca_crt(broken))
+        .unwrap();
+    clock.advance(Duration::from_secs(300));
+    let logs = LogCapture::start();
+    for _ in 0..3 {
+        pod.server
+            .rotate_serving_certificate(&pod.server.ca().clone())
+            .unwrap();
+        handshake(&client, &pod)
+            .await
+            .expect("the old roots still verify the server");
+    }
+    let warned = logs.take();
+    assert_eq!(
+        warned.matches("the rotated CA bundle is unusable").count(),
+        1,
+        "{warned}"
+    );
+}

@@ -18,9 +18,13 @@ use crate::{transport, Client, Error};
 /// `--serviceaccount-dir` beats it).
 pub const SERVICEACCOUNT_DIR_VAR: &str = "KUBECRED_SERVICEACCOUNT_DIR";
 /// Sets the token and CA bundle re-read periods of the default chain's sources, in whole
-/// seconds ≥ 1 (for demos and tests; [`ClientBuilder::refresh_period`] and
-/// [`ClientBuilder::ca_refresh_period`] beat it).
+/// seconds from 1 to 31536000 (for demos and tests; [`ClientBuilder::refresh_period`] and
+/// [`ClientBuilder::ca_refresh_period`] beat it). An invalid value makes the sources that
+/// use it (env, in-cluster) *failed*, naming the variable.
 pub const REFRESH_SECS_VAR: &str = "KUBECRED_REFRESH_SECS";
+
+#[cfg_attr(not(any(feature = "env", feature = "incluster")), allow(dead_code))]
+const MAX_REFRESH_SECS: u64 = 365 * 24 * 60 * 60;
 /// Moves the `kubectl proxy` address of the default chain (the CLI's `--proxy-url` beats it).
 pub const PROXY_URL_VAR: &str = "KUBECRED_PROXY_URL";
 
@@ -369,30 +373,30 @@ impl ClientBuilder {
         ))
     }
 
-    fn entries(&self) -> Result<Vec<Entry>, (String, SourceError)> {
+    fn entries(&self) -> Vec<Entry> {
         match &self.inputs {
             Inputs::Named(names) => {
                 let names = names.as_deref().unwrap_or(SourceName::DEFAULT_CHAIN);
                 names
                     .iter()
                     .map(|name| {
-                        let source = self.named_source(*name)?;
-                        Ok(Entry {
+                        let source = self.named_source(*name);
+                        Entry {
                             name: name.as_str().to_owned(),
                             endpoint: Arc::clone(&source) as Arc<dyn ApiEndpoint>,
                             credentials: source as Arc<dyn CredentialSource>,
-                        })
+                        }
                     })
                     .collect()
             }
-            Inputs::Chain(sources) => Ok(sources
+            Inputs::Chain(sources) => sources
                 .iter()
                 .map(|s| Entry {
                     name: ApiEndpoint::name(&**s).to_owned(),
                     endpoint: Arc::clone(s) as Arc<dyn ApiEndpoint>,
                     credentials: Arc::clone(s) as Arc<dyn CredentialSource>,
                 })
-                .collect()),
+                .collect(),
             Inputs::Composed {
                 endpoint,
                 credentials,
@@ -400,18 +404,19 @@ impl ClientBuilder {
                 let credentials = credentials
                     .clone()
                     .unwrap_or_else(|| Arc::new(Anonymous(endpoint.name().to_owned())));
-                Ok(vec![Entry {
+                vec![Entry {
                     name: endpoint.name().to_owned(),
                     endpoint: Arc::clone(endpoint),
                     credentials,
-                }])
+                }]
             }
         }
     }
 
     /// The token and CA re-read periods: the builder's, else `KUBECRED_REFRESH_SECS`, else
     /// the sources' defaults (`None`).
-    fn refresh_periods(&self) -> Result<(Option<Duration>, Option<Duration>), SourceError> {
+    #[cfg_attr(not(any(feature = "env", feature = "incluster")), allow(dead_code))]
+    fn refresh_periods(&self) -> Result<(Option<Duration>, Option<Duration>), Misconfigured> {
         if let (Some(token), Some(ca)) = (self.refresh_period, self.ca_refresh_period) {
             return Ok((Some(token), Some(ca)));
         }
@@ -421,11 +426,11 @@ impl ClientBuilder {
                 value
                     .parse::<u64>()
                     .ok()
-                    .filter(|secs| *secs >= 1)
+                    .filter(|secs| (1..=MAX_REFRESH_SECS).contains(secs))
                     .map(Duration::from_secs)
-                    .ok_or_else(|| SourceError::InvalidVariable {
-                        variable: REFRESH_SECS_VAR.to_owned(),
-                        problem: "is not a whole number of seconds, 1 or more".to_owned(),
+                    .ok_or(Misconfigured {
+                        variable: REFRESH_SECS_VAR,
+                        problem: "is not a whole number of seconds from 1 to 31536000 (a year)",
                     })?,
             ),
         };
@@ -439,13 +444,14 @@ impl ClientBuilder {
         not(any(feature = "incluster", feature = "env")),
         allow(unused_variables)
     )]
-    fn named_source(&self, name: SourceName) -> Result<Arc<dyn Source>, (String, SourceError)> {
+    fn named_source(&self, name: SourceName) -> Arc<dyn Source> {
         match name {
             #[cfg(feature = "env")]
             SourceName::Env => {
-                let (token_period, ca_period) = self
-                    .refresh_periods()
-                    .map_err(|e| (name.as_str().to_owned(), e))?;
+                let (token_period, ca_period) = match self.refresh_periods() {
+                    Ok(periods) => periods,
+                    Err(bad) => return Arc::new(bad.named(name)),
+                };
                 let mut builder = kubecred_env::EnvSource::builder()
                     .environment(Arc::clone(&self.env))
                     .clock(Arc::clone(&self.clock));
@@ -458,7 +464,7 @@ impl ClientBuilder {
                 if let Some(prefix) = &self.env_prefix {
                     builder = builder.prefix(prefix.clone());
                 }
-                Ok(Arc::new(builder.build()))
+                Arc::new(builder.build())
             }
             #[cfg(feature = "proxy")]
             SourceName::Proxy => {
@@ -471,7 +477,7 @@ impl ClientBuilder {
                 if let Some(timeout) = self.proxy_probe_timeout {
                     builder = builder.probe_timeout(timeout);
                 }
-                Ok(Arc::new(builder.build()))
+                Arc::new(builder.build())
             }
             #[cfg(feature = "incluster")]
             SourceName::InCluster => {
@@ -482,9 +488,10 @@ impl ClientBuilder {
                     .unwrap_or_else(|| {
                         PathBuf::from(kubecred_incluster::DEFAULT_SERVICEACCOUNT_DIR)
                     });
-                let (token_period, ca_period) = self
-                    .refresh_periods()
-                    .map_err(|e| (name.as_str().to_owned(), e))?;
+                let (token_period, ca_period) = match self.refresh_periods() {
+                    Ok(periods) => periods,
+                    Err(bad) => return Arc::new(bad.named(name)),
+                };
                 let mut builder = kubecred_incluster::InCluster::builder()
                     .serviceaccount_dir(dir)
                     .environment(Arc::clone(&self.env))
@@ -495,7 +502,7 @@ impl ClientBuilder {
                 if let Some(period) = ca_period {
                     builder = builder.ca_refresh_period(period);
                 }
-                Ok(Arc::new(builder.build()))
+                Arc::new(builder.build())
             }
         }
     }
@@ -513,19 +520,7 @@ impl ClientBuilder {
             chosen: None,
             failure: None,
         };
-        let entries = match self.entries() {
-            Ok(entries) => entries,
-            Err((name, error)) => {
-                resolution.report.sources.push(SourceReport::failed(
-                    &name,
-                    Outcome::Failed,
-                    &error,
-                ));
-                resolution.failure = Some((name, error));
-                return resolution;
-            }
-        };
-        for entry in entries {
+        for entry in self.entries() {
             let decided = resolution.chosen.is_some() || resolution.failure.is_some();
             match evaluate(&entry).await {
                 Ok((endpoint, credentials, tls, identity)) => {
@@ -699,6 +694,59 @@ pub(crate) fn check_token_allowed(endpoint: &Endpoint) -> Result<(), SourceError
         });
     }
     Ok(())
+}
+
+/// A kubecred source whose own setting (a `KUBECRED_*` variable) is invalid: it evaluates
+/// to *failed*, naming the variable, while the rest of the chain is still evaluated.
+#[derive(Debug, Clone)]
+struct Misconfigured {
+    variable: &'static str,
+    problem: &'static str,
+}
+
+impl Misconfigured {
+    #[cfg_attr(not(any(feature = "env", feature = "incluster")), allow(dead_code))]
+    fn named(self, name: SourceName) -> NamedMisconfigured {
+        NamedMisconfigured {
+            name: name.as_str(),
+            setting: self,
+        }
+    }
+
+    fn error(&self) -> SourceError {
+        SourceError::InvalidVariable {
+            variable: self.variable.to_owned(),
+            problem: self.problem.to_owned(),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct NamedMisconfigured {
+    name: &'static str,
+    setting: Misconfigured,
+}
+
+#[async_trait::async_trait]
+impl ApiEndpoint for NamedMisconfigured {
+    fn name(&self) -> &str {
+        self.name
+    }
+
+    async fn endpoint(&self) -> Result<Endpoint, SourceError> {
+        Err(self.setting.error())
+    }
+}
+
+#[async_trait::async_trait]
+impl CredentialSource for NamedMisconfigured {
+    fn name(&self) -> &str {
+        self.name
+    }
+
+    async fn credentials(&self) -> Result<Arc<Credentials>, SourceError> {
+        Err(self.setting.error())
+    }
 }
 
 /// The credentials of a hand-composed endpoint given none; named after the endpoint.

@@ -271,7 +271,7 @@ impl Client {
             let source = source.without_url();
             let url = url.to_string();
             let name = inner.source_name.clone();
-            match transport::tls_failure(&source) {
+            match transport::tls_failure(&source, inner.identity.is_some()) {
                 Some(transport::TlsFailure::ServerCertificate) => Error::TlsVerification {
                     name,
                     url,

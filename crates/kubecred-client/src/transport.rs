@@ -305,7 +305,11 @@ impl RotatingRoots {
                     error = %kubecred_core::error_chain(&error),
                     "the rotated CA bundle is unusable; keeping the old roots"
                 );
-                Arc::clone(&current.1)
+                // Remember the bad bundle with the old verifier: one warning, not one per
+                // handshake, until the file changes again.
+                let old = Arc::clone(&current.1);
+                self.current.store(Arc::new((bundle, Arc::clone(&old))));
+                old
             }
         }
     }
@@ -426,8 +430,14 @@ pub(crate) enum TlsFailure {
     ClientCertificateRejected,
 }
 
-/// Classifies a transport error by the rustls error in its chain, if any.
-pub(crate) fn tls_failure(error: &(dyn std::error::Error + 'static)) -> Option<TlsFailure> {
+/// Classifies a transport error by the rustls error in its chain, if any. `presented` says
+/// whether a client certificate was offered: only then is an alert about certificates (or a
+/// `decrypt_error`, what a rustls server answers a certificate whose signature does not
+/// verify) the server refusing ours.
+pub(crate) fn tls_failure(
+    error: &(dyn std::error::Error + 'static),
+    presented: bool,
+) -> Option<TlsFailure> {
     use rustls::AlertDescription as Alert;
     fn rustls_error<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
         // An `io::Error`'s `source()` skips its payload, and the TLS layers nest them: look
@@ -454,8 +464,9 @@ pub(crate) fn tls_failure(error: &(dyn std::error::Error + 'static)) -> Option<T
                 | Alert::CertificateExpired
                 | Alert::CertificateRevoked
                 | Alert::UnsupportedCertificate
-                | Alert::AccessDenied,
-            )) => return Some(TlsFailure::ClientCertificateRejected),
+                | Alert::AccessDenied
+                | Alert::DecryptError,
+            )) if presented => return Some(TlsFailure::ClientCertificateRejected),
             _ => {}
         }
         next = e.source();

@@ -371,8 +371,9 @@ impl Endpoint {
         // URL parsers resolve `.` and `..` segments, which would silently send a different
         // request (or climb out of the endpoint's path prefix).
         let dot_segment = |s: &str| {
-            let s = s.to_ascii_lowercase();
-            matches!(s.as_str(), "." | ".." | "%2e" | "%2e%2e" | ".%2e" | "%2e.")
+            [".", "..", "%2e", "%2e%2e", ".%2e", "%2e."]
+                .iter()
+                .any(|dot| s.eq_ignore_ascii_case(dot))
         };
         if path.split('/').any(dot_segment) {
             return Err(format!(

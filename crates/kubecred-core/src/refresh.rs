@@ -70,6 +70,12 @@ impl Clock for ManualClock {
     }
 }
 
+/// `now + by`, saturating instead of overflowing (a period of years is "never").
+fn later(now: SystemTime, by: Duration) -> SystemTime {
+    now.checked_add(by)
+        .unwrap_or_else(|| UNIX_EPOCH + Duration::from_nanos(u64::MAX))
+}
+
 fn to_nanos(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos().min(u128::from(u64::MAX)) as u64)
@@ -231,7 +237,7 @@ impl<T: Expiring> Cached<T> {
         let now = self.clock.now();
         match load() {
             Ok(value) => {
-                let mut due = now + self.policy.period;
+                let mut due = later(now, self.policy.period);
                 if let Some(expiry) = value.expires_at() {
                     let early = expiry
                         .checked_sub(self.policy.expiry_margin)
@@ -240,7 +246,7 @@ impl<T: Expiring> Cached<T> {
                 }
                 if due <= now {
                     // Expired or about to: look again soon, not on every request.
-                    due = now + self.policy.retry_after_failure;
+                    due = later(now, self.policy.retry_after_failure);
                 }
                 let value = Arc::new(value);
                 self.current.store(Some(Arc::clone(&value)));
@@ -249,7 +255,7 @@ impl<T: Expiring> Cached<T> {
             }
             Err(error) => {
                 self.due.store(
-                    to_nanos(now + self.policy.retry_after_failure),
+                    to_nanos(later(now, self.policy.retry_after_failure)),
                     Ordering::Release,
                 );
                 if self.current.load().is_some() {

@@ -210,8 +210,15 @@ impl EnvSource {
         let Some(name) = self.env.var(&self.names.tls_server_name) else {
             return Ok(None);
         };
+        let label = |l: &str| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        };
         let valid = name.parse::<std::net::IpAddr>().is_ok()
-            || (url::Host::parse(&name).is_ok() && !name.contains(['[', ']', ':', '/']));
+            || (name.len() <= 253 && name.trim_end_matches('.').split('.').all(label));
         if valid {
             Ok(Some(name))
         } else {

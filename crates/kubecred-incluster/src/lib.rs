@@ -271,7 +271,7 @@ impl ApiEndpoint for InCluster {
     ///
     /// *Not applicable* when neither variable is set; [`SourceError::MissingVariable`] when
     /// one is set without the other; [`SourceError::InvalidVariable`] for a bad host or port;
-    /// the errors of [`read_ca_bundle_file`] for `ca.crt`; [`SourceError::ReadFile`] for an
+    /// the errors of [`kubecred_core::read_ca_bundle_file`] for `ca.crt`; [`SourceError::ReadFile`] for an
     /// unreadable namespace file (a missing one means `default`).
     async fn endpoint(&self) -> Result<Endpoint, SourceError> {
         let url = self.url()?;

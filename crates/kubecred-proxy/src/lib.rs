@@ -239,9 +239,10 @@ impl ApiEndpoint for ProxySource {
                 let reason = format!("something accepts connections on {socket}");
                 let mut endpoint = Endpoint::new(url, Trust::PlainHttp)
                     .with_provenance(self.provenance(reason, Vec::new()));
-                if socket.is_ipv6() {
-                    // kubectl proxy's Host filter rejects `[::1]:PORT`; `localhost:PORT` is the
-                    // same machine and passes.
+                if socket.ip() != IpAddr::V4(Ipv4Addr::LOCALHOST) {
+                    // kubectl proxy's Host filter accepts `localhost` and `127.0.0.1` but
+                    // rejects `[::1]:PORT` (a long-standing bug) and other loopback
+                    // addresses: `localhost:PORT` is the same machine and passes.
                     endpoint = endpoint.with_host_header(format!("localhost:{}", socket.port()));
                 }
                 endpoint

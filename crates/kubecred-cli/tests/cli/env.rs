@@ -134,19 +134,47 @@ fn a_client_certificate_the_server_does_not_trust_is_reported_as_rejected() {
         .require_client_certificate(true)
         .start()
         .unwrap();
-    let stranger = CertificateAuthority::new("stranger").unwrap();
-    let client = stranger.issue_client_certificate("mallory").unwrap();
-    let env = vec![
-        var("KUBE_HOST", &server.url()),
-        var("KUBE_CLUSTER_CA_CERT_DATA", &server.ca_pem()),
-        var("KUBE_CLIENT_CERT_DATA", client.cert_pem()),
-        var("KUBE_CLIENT_KEY_DATA", secret_key(client.key_pem())),
-    ];
-    kubecred(&["get", "/api"], &env).assert_failure(&[
-        "env: the API server at https://127.0.0.1:",
-        "rejected the client certificate",
-    ]);
+    // Another CA, and one with the very name of the server's (kubeadm names every cluster
+    // CA "kubernetes"): a rustls server answers the latter with `decrypt_error`.
+    for stranger in ["stranger", server.ca().common_name()] {
+        let stranger = CertificateAuthority::new(stranger).unwrap();
+        let client = stranger.issue_client_certificate("mallory").unwrap();
+        let env = vec![
+            var("KUBE_HOST", &server.url()),
+            var("KUBE_CLUSTER_CA_CERT_DATA", &server.ca_pem()),
+            var("KUBE_CLIENT_CERT_DATA", client.cert_pem()),
+            var("KUBE_CLIENT_KEY_DATA", secret_key(client.key_pem())),
+        ];
+        kubecred(&["get", "/api"], &env).assert_failure(&[
+            "env: the API server at https://127.0.0.1:",
+            "rejected the client certificate",
+        ]);
+    }
     assert!(server.requests().is_empty());
+}
+
+#[test]
+fn an_invalid_kubecred_refresh_secs_fails_the_sources_that_use_it_and_explain_lists_all() {
+    for value in ["abc", "0", "-1", "9223372036854775807"] {
+        let env = [var("KUBECRED_REFRESH_SECS", value)];
+        let run = kubecred(&["explain", "--output", "json"], &env);
+        run.assert_code(1);
+        let report = run.json();
+        assert_eq!(report["sources"].as_array().unwrap().len(), 3, "{value}");
+        let env_source = source_report(&report, "env");
+        assert_eq!(env_source["outcome"], "failed");
+        assert_eq!(
+            env_source["reason"],
+            "environment variable KUBECRED_REFRESH_SECS is not a whole number of seconds from 1 to 31536000 (a year)"
+        );
+        assert_eq!(
+            env_source["variables"],
+            serde_json::json!(["KUBECRED_REFRESH_SECS"])
+        );
+        assert_eq!(source_report(&report, "in-cluster")["outcome"], "skipped");
+        assert_eq!(source_report(&report, "proxy")["outcome"], "skipped");
+        kubecred(&["get", "/api"], &env).assert_failure(&["KUBECRED_REFRESH_SECS"]);
+    }
 }
 
 #[test]
