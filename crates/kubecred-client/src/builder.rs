@@ -558,30 +558,18 @@ impl ClientBuilder {
                         });
                     }
                 }
-                Err((_, error)) if error.is_not_applicable() => {
-                    let outcome = if decided {
-                        Outcome::Skipped
-                    } else {
-                        Outcome::NotApplicable
-                    };
-                    resolution.report.sources.push(SourceReport::failed(
-                        &entry.name,
-                        outcome,
-                        &error,
-                    ));
-                }
                 Err((failed_name, error)) => {
-                    let outcome = if decided {
-                        Outcome::Skipped
-                    } else {
-                        Outcome::Failed
+                    let outcome = match (decided, error.is_not_applicable()) {
+                        (true, _) => Outcome::Skipped,
+                        (false, true) => Outcome::NotApplicable,
+                        (false, false) => Outcome::Failed,
                     };
                     resolution.report.sources.push(SourceReport::failed(
                         &entry.name,
                         outcome,
                         &error,
                     ));
-                    if !decided {
+                    if outcome == Outcome::Failed {
                         resolution.failure = Some((failed_name, error));
                     }
                 }
