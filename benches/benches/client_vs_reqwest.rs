@@ -11,7 +11,8 @@
 //!
 //! `cargo bench -p kubecred-bench --bench client_vs_reqwest` (or `cargo xtask bench`).
 //! Environment: `BENCH_RUNS` (default 15, at least 10), `BENCH_REQUESTS` per run (default
-//! 3000). The clients run on a current-thread runtime: sequential requests on one
+//! 3000), `BENCH_AA` (an A/A control: the client's slot runs a second, identical reqwest, to
+//! show the harness's own bias and noise). The clients run on a current-thread runtime: sequential requests on one
 //! connection need no second worker, and cross-thread wake-ups on a 2-core machine shared
 //! with the server only add noise.
 
@@ -217,6 +218,8 @@ async fn client_vs_reqwest(server: &Standin, runs: usize, requests: usize) {
         .unwrap();
     let with_timeouts = raw_reqwest(server, true);
     let bare = raw_reqwest(server, false);
+    let aa = raw_reqwest(server, true);
+    let aa_control = std::env::var_os("BENCH_AA").is_some();
     let url = format!("https://{}:{}/api", server.host, server.port);
     // Warm up: the TLS handshakes, the connection pools, the allocator.
     run_client(&client, 300).await;
@@ -231,6 +234,8 @@ async fn client_vs_reqwest(server: &Standin, runs: usize, requests: usize) {
         for slot in 0..3 {
             let variant = (run + slot) % 3;
             figures[variant] = match variant {
+                // The A/A control: the client's slot taken by a second, identical reqwest.
+                0 if aa_control => run_raw(&aa, &url, requests).await,
                 0 => run_client(&client, requests).await,
                 1 => run_raw(&with_timeouts, &url, requests).await,
                 _ => run_raw(&bare, &url, requests).await,
