@@ -400,6 +400,26 @@ pub fn is_loopback(url: &Url) -> bool {
     }
 }
 
+/// `true` when `name` is a DNS host name: dot-separated labels of 1 to 63 letters, digits and
+/// hyphens (not at either end), at most 253 characters, an optional trailing dot, and a last
+/// label that starts with a letter (so that `1.2.3` or `0x7f.1`, which URL parsers read as
+/// IPv4 shorthands, are not names).
+pub fn is_dns_name(name: &str) -> bool {
+    let name = name.strip_suffix('.').unwrap_or(name);
+    let label = |l: &str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    };
+    let last_is_word = name
+        .rsplit('.')
+        .next()
+        .is_some_and(|last| last.starts_with(|c: char| c.is_ascii_alphabetic()));
+    name.len() <= 253 && name.split('.').all(label) && last_is_word
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -461,6 +481,23 @@ mod tests {
             "http://proxy.test",
         ] {
             assert!(!is_loopback(&no.parse().unwrap()), "{no}");
+        }
+    }
+
+    #[test]
+    fn dns_names_are_labels_ending_in_a_word() {
+        for yes in [
+            "localhost",
+            "api.cluster.test",
+            "kubernetes.default.svc.",
+            "a-b.c1",
+        ] {
+            assert!(is_dns_name(yes), "{yes}");
+        }
+        for no in [
+            "", "a..b", "-x", "x-", "1.2.3", "0x7f.1", "*.x", "a b", "a/b",
+        ] {
+            assert!(!is_dns_name(no), "{no}");
         }
     }
 

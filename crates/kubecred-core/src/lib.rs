@@ -56,7 +56,7 @@ mod refresh;
 mod source;
 
 pub use credentials::{ClientIdentity, CredentialKind, Credentials};
-pub use endpoint::{is_loopback, CaBundle, CaFile, Endpoint, Provenance, Trust};
+pub use endpoint::{is_dns_name, is_loopback, CaBundle, CaFile, Endpoint, Provenance, Trust};
 pub use environment::{Environment, MapEnvironment, ProcessEnvironment};
 pub use error::{Origin, SourceError};
 pub use files::{

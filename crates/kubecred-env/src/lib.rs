@@ -57,9 +57,10 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use kubecred_core::{
-    check_namespace, check_token, read_small_file, read_token_file, ApiEndpoint, CaBundle, CaFile,
-    Cached, ClientIdentity, Clock, CredentialSource, Credentials, Endpoint, Environment, Origin,
-    ProcessEnvironment, Provenance, RefreshPolicy, SourceError, SystemClock, Trust,
+    check_namespace, check_token, is_dns_name, read_small_file, read_token_file, ApiEndpoint,
+    CaBundle, CaFile, Cached, ClientIdentity, Clock, CredentialSource, Credentials, Endpoint,
+    Environment, Origin, ProcessEnvironment, Provenance, RefreshPolicy, SourceError, SystemClock,
+    Trust,
 };
 use secrecy::zeroize::Zeroize;
 use secrecy::{ExposeSecret, SecretString};
@@ -210,15 +211,7 @@ impl EnvSource {
         let Some(name) = self.env.var(&self.names.tls_server_name) else {
             return Ok(None);
         };
-        let label = |l: &str| {
-            !l.is_empty()
-                && l.len() <= 63
-                && !l.starts_with('-')
-                && !l.ends_with('-')
-                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-        };
-        let valid = name.parse::<std::net::IpAddr>().is_ok()
-            || (name.len() <= 253 && name.trim_end_matches('.').split('.').all(label));
+        let valid = name.parse::<std::net::IpAddr>().is_ok() || is_dns_name(&name);
         if valid {
             Ok(Some(name))
         } else {

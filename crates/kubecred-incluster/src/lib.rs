@@ -58,8 +58,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use kubecred_core::{
-    check_namespace, read_small_file, read_token_file, ApiEndpoint, CaFile, Cached, Clock,
-    CredentialSource, Credentials, Endpoint, Environment, ProcessEnvironment, Provenance,
+    check_namespace, is_dns_name, read_small_file, read_token_file, ApiEndpoint, CaFile, Cached,
+    Clock, CredentialSource, Credentials, Endpoint, Environment, ProcessEnvironment, Provenance,
     RefreshPolicy, SourceError, SystemClock, Trust,
 };
 use url::Url;
@@ -241,22 +241,7 @@ fn url_host(host: &str) -> Option<String> {
             .ok()
             .map(|_| host.to_owned());
     }
-    let label_ok = |label: &str| {
-        !label.is_empty()
-            && label.len() <= 63
-            && !label.starts_with('-')
-            && !label.ends_with('-')
-            && label
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-    };
-    let name = host.strip_suffix('.').unwrap_or(host);
-    // A last label that starts with a digit would make URL parsers read an IPv4 shorthand.
-    let last_is_word = name
-        .rsplit('.')
-        .next()
-        .is_some_and(|last| last.starts_with(|c: char| c.is_ascii_alphabetic()));
-    (name.len() <= 253 && name.split('.').all(label_ok) && last_is_word).then(|| host.to_owned())
+    is_dns_name(host).then(|| host.to_owned())
 }
 
 #[async_trait]
