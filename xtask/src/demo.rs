@@ -65,6 +65,10 @@ pub(crate) fn run() -> ExitCode {
         if index > 0 {
             println!();
         }
+        println!(
+            "# ── scenario {}: {name} (a fresh shell: nothing carries over) ──",
+            index + 1
+        );
         if let Err(e) = scenario(&kubecred) {
             eprintln!("demo: the {name} scenario went wrong: {e}");
             return ExitCode::FAILURE;
@@ -101,6 +105,13 @@ fn in_cluster(kubecred: &Kubecred) -> Result<(), String> {
             dir.path().display().to_string(),
         ),
     ];
+    println!(
+        "# Set by the kubelet in every container (the service-account directory moved from \
+         /var/run/secrets/kubernetes.io/serviceaccount, which this machine does not have):"
+    );
+    for (name, value) in &env {
+        println!("$ export {name}={value}");
+    }
 
     let explain = kubecred.run(&["explain"], &env)?;
     println!();
@@ -339,15 +350,11 @@ struct Kubecred {
 impl Kubecred {
     /// `cargo build -p kubecred-cli --bin kubecred`, then the binary in the target directory.
     fn build() -> Result<Self, String> {
-        let args = [
-            "build",
-            "--quiet",
-            "-p",
-            "kubecred-cli",
-            "--bin",
-            "kubecred",
-        ];
-        eprintln!("demo: building kubecred (cargo {})", args.join(" "));
+        let args = ["build", "-p", "kubecred-cli", "--bin", "kubecred"];
+        eprintln!(
+            "demo: building kubecred (cargo {}; a first build takes a few minutes)",
+            args.join(" ")
+        );
         let status = Command::new(crate::cargo())
             .args(args)
             .current_dir(crate::workspace_root())

@@ -108,14 +108,22 @@ impl Explanation {
 impl fmt::Display for Explanation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "sources (in chain order):")?;
+        let decided = self
+            .sources
+            .iter()
+            .find(|s| matches!(s.outcome, Outcome::Chosen | Outcome::Failed))
+            .map(|s| s.name.as_str());
         for s in &self.sources {
-            writeln!(
-                f,
-                "  {:<12} {:<15} {}",
-                s.name,
-                s.outcome.as_str(),
-                s.reason
-            )?;
+            let reason = match (s.outcome, decided) {
+                (Outcome::Skipped, Some(at)) => {
+                    format!(
+                        "not used, the chain stopped at {at}; it found: {}",
+                        s.reason
+                    )
+                }
+                _ => s.reason.clone(),
+            };
+            writeln!(f, "  {:<12} {:<15} {reason}", s.name, s.outcome.as_str())?;
             if !s.variables.is_empty() {
                 writeln!(f, "  {:<28} variables: {}", "", s.variables.join(", "))?;
             }
