@@ -10,11 +10,13 @@
 //! - 6: 1,000 concurrent requests arriving when the token is due: how many token file reads.
 //!
 //! `cargo bench -p kubecred-bench --bench client_vs_reqwest` (or `cargo xtask bench`).
-//! Environment: `BENCH_RUNS` (default 15, at least 10), `BENCH_REQUESTS` per run (default
-//! 3000), `BENCH_AA` (an A/A control: the client's slot runs a second, identical reqwest, to
-//! show the harness's own bias and noise). The clients run on a current-thread runtime: sequential requests on one
-//! connection need no second worker, and cross-thread wake-ups on a 2-core machine shared
-//! with the server only add noise.
+//! Environment: `BENCH_RUNS` (default 15, at least 10), `BENCH_REQUESTS` per variant and run
+//! (default 3000), `BENCH_BLOCK` (default 50: within a run the variants take turns in blocks
+//! of this many requests, so that a slow phase of the shared machine falls on all of them),
+//! `BENCH_AA` (an A/A control: the client's slot runs a second, identical reqwest, to show
+//! the harness's own bias and noise). The clients run on a current-thread runtime:
+//! sequential requests on one connection need no second worker, and cross-thread wake-ups on
+//! a 2-core machine shared with the server only add noise.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Child, Command, Stdio};
@@ -36,6 +38,7 @@ fn main() {
     }
     let runs: usize = env_number("BENCH_RUNS", 15).max(10);
     let requests: usize = env_number("BENCH_REQUESTS", 3000);
+    let block: usize = env_number("BENCH_BLOCK", 50).max(1);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -47,7 +50,7 @@ fn main() {
         return;
     }
     runtime.block_on(async {
-        client_vs_reqwest(&server, runs, requests).await;
+        client_vs_reqwest(&server, runs, requests, block).await;
         reads_when_due(&server).await;
     });
 }
@@ -176,25 +179,38 @@ fn raw_reqwest(server: &Standin, timeouts: bool) -> reqwest::Client {
     builder.build().unwrap()
 }
 
-async fn run_client(client: &Client, requests: usize) -> f64 {
-    let start = Instant::now();
-    for _ in 0..requests {
-        let request = http::Request::get("/api").body(Bytes::new()).unwrap();
-        let response = client.request(request).await.unwrap();
-        assert_eq!(response.status(), 200);
-        std::hint::black_box(response.body().len());
-    }
-    requests as f64 / start.elapsed().as_secs_f64()
+/// One of the compared clients.
+enum Variant<'a> {
+    Client(&'a Client),
+    Raw(&'a reqwest::Client, &'a str),
 }
 
-async fn run_raw(client: &reqwest::Client, url: &str, requests: usize) -> f64 {
-    let start = Instant::now();
-    for _ in 0..requests {
-        let response = client.get(url).send().await.unwrap();
-        assert_eq!(response.status(), 200);
-        std::hint::black_box(response.bytes().await.unwrap().len());
+impl Variant<'_> {
+    /// Sends `requests` sequential `GET /api`, reading each body in full; the time taken.
+    async fn block(&self, requests: usize) -> Duration {
+        let start = Instant::now();
+        for _ in 0..requests {
+            match self {
+                Variant::Client(client) => {
+                    let request = http::Request::get("/api").body(Bytes::new()).unwrap();
+                    let response = client.request(request).await.unwrap();
+                    assert_eq!(response.status(), 200);
+                    std::hint::black_box(response.body().len());
+                }
+                Variant::Raw(client, url) => {
+                    let response = client.get(*url).send().await.unwrap();
+                    assert_eq!(response.status(), 200);
+                    std::hint::black_box(response.bytes().await.unwrap().len());
+                }
+            }
+        }
+        start.elapsed()
     }
-    requests as f64 / start.elapsed().as_secs_f64()
+
+    /// Throughput over `requests` sequential requests, in requests per second.
+    async fn throughput(&self, requests: usize) -> f64 {
+        requests as f64 / self.block(requests).await.as_secs_f64()
+    }
 }
 
 fn median(values: &mut [f64]) -> f64 {
@@ -207,7 +223,34 @@ fn median(values: &mut [f64]) -> f64 {
     }
 }
 
-async fn client_vs_reqwest(server: &Standin, runs: usize, requests: usize) {
+/// Runs of `requests` requests per variant. Within a run the variants take turns in blocks of
+/// `block` requests, the order rotating from block to block, so that a slow phase of the
+/// machine (the other process, a timer, the hypervisor) falls on every variant alike; a run's
+/// throughput for a variant is its requests over the sum of its blocks' times.
+async fn interleaved(
+    variants: &[Variant<'_>],
+    runs: usize,
+    requests: usize,
+    block: usize,
+) -> Vec<Vec<f64>> {
+    let blocks = requests.div_ceil(block);
+    let mut figures = vec![Vec::with_capacity(runs); variants.len()];
+    for run in 0..runs {
+        let mut elapsed = vec![Duration::ZERO; variants.len()];
+        for b in 0..blocks {
+            for slot in 0..variants.len() {
+                let v = (run + b + slot) % variants.len();
+                elapsed[v] += variants[v].block(block).await;
+            }
+        }
+        for (v, time) in elapsed.iter().enumerate() {
+            figures[v].push((blocks * block) as f64 / time.as_secs_f64());
+        }
+    }
+    figures
+}
+
+async fn client_vs_reqwest(server: &Standin, runs: usize, requests: usize, block: usize) {
     let (dir, env) = server.pod();
     let client = Client::builder()
         .environment(Arc::new(env))
@@ -219,42 +262,38 @@ async fn client_vs_reqwest(server: &Standin, runs: usize, requests: usize) {
     let with_timeouts = raw_reqwest(server, true);
     let bare = raw_reqwest(server, false);
     let aa = raw_reqwest(server, true);
-    let aa_control = std::env::var_os("BENCH_AA").is_some();
     let url = format!("https://{}:{}/api", server.host, server.port);
+    // The A/A control: the client's slot taken by a second, identical reqwest.
+    let first = if std::env::var_os("BENCH_AA").is_some_and(|v| !v.is_empty()) {
+        Variant::Raw(&aa, &url)
+    } else {
+        Variant::Client(&client)
+    };
+    let variants = [
+        first,
+        Variant::Raw(&with_timeouts, &url),
+        Variant::Raw(&bare, &url),
+    ];
     // Warm up: the TLS handshakes, the connection pools, the allocator.
-    run_client(&client, 300).await;
-    run_raw(&with_timeouts, &url, 300).await;
-    run_raw(&bare, &url, 300).await;
-
-    let (mut ours, mut timed, mut plain) = (Vec::new(), Vec::new(), Vec::new());
-    let (mut vs_timed, mut vs_plain) = (Vec::new(), Vec::new());
-    for run in 0..runs {
-        // Rotate the order, so that no variant always runs first.
-        let mut figures = [0.0; 3];
-        for slot in 0..3 {
-            let variant = (run + slot) % 3;
-            figures[variant] = match variant {
-                // The A/A control: the client's slot taken by a second, identical reqwest.
-                0 if aa_control => run_raw(&aa, &url, requests).await,
-                0 => run_client(&client, requests).await,
-                1 => run_raw(&with_timeouts, &url, requests).await,
-                _ => run_raw(&bare, &url, requests).await,
-            };
-        }
-        ours.push(figures[0]);
-        timed.push(figures[1]);
-        plain.push(figures[2]);
-        vs_timed.push(figures[0] / figures[1]);
-        vs_plain.push(figures[0] / figures[2]);
-    }
+    interleaved(&variants, 1, 300, block).await;
+    let figures = interleaved(&variants, runs, requests, block).await;
+    let ratios = |baseline: &[f64]| -> Vec<f64> {
+        figures[0]
+            .iter()
+            .zip(baseline)
+            .map(|(ours, theirs)| ours / theirs)
+            .collect()
+    };
+    let (mut vs_timed, mut vs_plain) = (ratios(&figures[1]), ratios(&figures[2]));
     let spread = |ratios: &[f64]| {
         ratios
             .iter()
             .fold((f64::MAX, f64::MIN), |(lo, hi), r| (lo.min(*r), hi.max(*r)))
     };
     let ((t_min, t_max), (p_min, p_max)) = (spread(&vs_timed), spread(&vs_plain));
+    let [mut ours, mut timed, mut plain] = figures.try_into().unwrap();
     println!(
-        "RESULT client_vs_reqwest runs={runs} requests_per_run={requests} client_rps_median={:.0} reqwest_same_timeouts_rps_median={:.0} reqwest_bare_rps_median={:.0}",
+        "RESULT client_vs_reqwest runs={runs} requests_per_run={requests} block={block} client_rps_median={:.0} reqwest_same_timeouts_rps_median={:.0} reqwest_bare_rps_median={:.0}",
         median(&mut ours),
         median(&mut timed),
         median(&mut plain),
@@ -282,7 +321,7 @@ async fn only_one(server: &Standin, variant: &str, requests: usize) {
                 .unwrap();
             println!(
                 "RESULT only client rps={:.0}",
-                run_client(&client, requests).await
+                Variant::Client(&client).throughput(requests).await
             );
         }
         _ => {
@@ -290,7 +329,7 @@ async fn only_one(server: &Standin, variant: &str, requests: usize) {
             let raw = raw_reqwest(server, true);
             println!(
                 "RESULT only reqwest rps={:.0}",
-                run_raw(&raw, &url, requests).await
+                Variant::Raw(&raw, &url).throughput(requests).await
             );
         }
     }
