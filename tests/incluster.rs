@@ -56,6 +56,29 @@ async fn request_returns_every_status_and_get_turns_non_2xx_into_a_named_error()
 }
 
 #[tokio::test]
+async fn each_request_goes_to_its_own_path_and_query_whatever_came_before() {
+    // The client keeps the URL of the last path; a different path or query must not reuse it.
+    let pod = Pod::new();
+    let client = pod.client().await;
+    pod.server.clear_requests();
+    let paths = [
+        "/api",
+        "/api",
+        "/api?timeout=5s",
+        "/version",
+        "/api",
+        "/api/v1/namespaces/team-a/pods?limit=1",
+        "/api/v1/namespaces/team-a/pods?limit=2",
+    ];
+    for path in paths {
+        let request = http::Request::get(path).body(Bytes::new()).unwrap();
+        client.request(request).await.unwrap();
+    }
+    let seen: Vec<String> = pod.server.requests().into_iter().map(|r| r.path).collect();
+    assert_eq!(seen, paths);
+}
+
+#[tokio::test]
 async fn a_caller_authorization_header_is_never_overwritten() {
     let pod = Pod::new();
     pod.server.add_token("caller", "caller-own-token");

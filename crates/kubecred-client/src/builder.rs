@@ -363,14 +363,19 @@ impl ClientBuilder {
                 chosen.entry.credentials_name()
             )
         };
-        Ok(Client::new(
+        Client::new(
             name,
             chosen.endpoint,
             chosen.entry.credentials,
             Arc::new(chosen.tls),
             chosen.identity,
             http,
-        ))
+        )
+        .map_err(|error| Error::SourceFailed {
+            name: chosen.entry.name.clone(),
+            error,
+            report,
+        })
     }
 
     fn entries(&self) -> Vec<Entry> {

@@ -7,7 +7,7 @@ use arc_swap::ArcSwapOption;
 use bytes::Bytes;
 use http::header::{HeaderValue, AUTHORIZATION, HOST, USER_AGENT};
 use http::{Request, Response, StatusCode};
-use kubecred_core::{CredentialSource, Credentials, Endpoint, ExposeSecret};
+use kubecred_core::{CredentialSource, Credentials, Endpoint, ExposeSecret, SourceError};
 use serde::de::DeserializeOwned;
 
 use crate::{transport, ClientBuilder, Error};
@@ -30,6 +30,10 @@ struct Inner {
     credentials: Arc<dyn CredentialSource>,
     tls: Arc<rustls::ClientConfig>,
     http: reqwest::Client,
+    /// The endpoint's `Host` header, when it needs one.
+    host: Option<HeaderValue>,
+    /// The last request path (with its query) and its URL on the endpoint.
+    last_url: ArcSwapOption<(Box<str>, reqwest::Url)>,
     /// The client certificate presented by new connections, when there is one.
     identity: Option<Arc<transport::IdentityResolver>>,
     /// The `Authorization` value of the credentials it was made from, reused until they
@@ -43,6 +47,9 @@ impl Client {
         ClientBuilder::new()
     }
 
+    /// # Errors
+    ///
+    /// [`SourceError::Refused`] when the endpoint's `Host` header is not a valid header value.
     pub(crate) fn new(
         source_name: String,
         endpoint: Endpoint,
@@ -50,8 +57,15 @@ impl Client {
         tls: Arc<rustls::ClientConfig>,
         identity: Option<Arc<transport::IdentityResolver>>,
         http: reqwest::Client,
-    ) -> Self {
-        Self {
+    ) -> Result<Self, SourceError> {
+        let host = endpoint
+            .host_header()
+            .map(HeaderValue::from_str)
+            .transpose()
+            .map_err(|_| SourceError::Refused {
+                reason: "the endpoint's Host header is not a valid header value".to_owned(),
+            })?;
+        Ok(Self {
             inner: Arc::new(Inner {
                 source_name,
                 endpoint,
@@ -59,9 +73,11 @@ impl Client {
                 tls,
                 identity,
                 http,
+                host,
+                last_url: ArcSwapOption::empty(),
                 authorization: ArcSwapOption::empty(),
             }),
-        }
+        })
     }
 
     /// The name of the source the client uses (`in-cluster`, ...).
@@ -121,73 +137,63 @@ impl Client {
             .path_and_query()
             .map(|pq| pq.as_str())
             .unwrap_or("/");
-        let url = inner
-            .endpoint
-            .url_for(path)
-            .map_err(|reason| self.invalid(&reason))?;
-        let caller_authorization = parts.headers.contains_key(AUTHORIZATION);
-        if caller_authorization {
+        let url = self.url_for(path)?;
+        let credentials = if parts.headers.contains_key(AUTHORIZATION) {
             crate::builder::check_token_allowed(&inner.endpoint)
                 .map_err(|e| self.invalid(&format!("the Authorization header is refused: {e}")))?;
-        }
-        let mut headers = parts.headers;
-        if !headers.contains_key(USER_AGENT) {
-            headers.insert(USER_AGENT, HeaderValue::from_static(USER_AGENT_VALUE));
-        }
-        if let Some(host) = inner.endpoint.host_header() {
-            if !headers.contains_key(HOST) {
-                let host = HeaderValue::from_str(host).map_err(|_| {
-                    self.invalid("the endpoint's Host header is not a valid header value")
-                })?;
-                headers.insert(HOST, host);
-            }
-        }
-
-        let credentials = if caller_authorization {
             None
         } else {
             Some(self.current_credentials().await?)
         };
-        let build = |credentials: Option<&Arc<Credentials>>| -> Result<reqwest::Request, Error> {
-            let mut request = reqwest::Request::new(parts.method.clone(), url.clone());
-            *request.headers_mut() = headers.clone();
-            if let Some(value) = credentials
-                .map(|c| self.bearer_header(c))
-                .transpose()?
-                .flatten()
-            {
-                request.headers_mut().insert(AUTHORIZATION, value);
-            }
-            if !body.is_empty() {
-                *request.body_mut() = Some(body.clone().into());
-            }
-            Ok(request)
+        let authorization = match &credentials {
+            Some(credentials) => self.bearer_header(credentials)?,
+            None => None,
         };
 
+        // The first send takes the URL and the header value; a retry, which is rare, makes
+        // its own.
+        let first = self.prepare(&parts, &body, url, authorization);
+        let again = || {
+            Ok(self.prepare(
+                &parts,
+                &body,
+                self.url_for(path)?,
+                self.bearer_header_of(&credentials)?,
+            ))
+        };
         let response = self
-            .send_idempotent_retry(&parts.method, || build(credentials.as_ref()), &url)
+            .send_idempotent_retry(&parts.method, first, again, path)
             .await?;
-        let sent_token = credentials.as_deref().and_then(Credentials::token);
-        if response.status() == StatusCode::UNAUTHORIZED && sent_token.is_some() {
-            let rejected = credentials
-                .as_ref()
-                .expect("a token was sent, so credentials were read");
-            match inner.credentials.refresh(rejected).await {
-                Ok(fresh) => {
-                    let changed = fresh.token().map(|t| t.expose_secret())
-                        != sent_token.map(|t| t.expose_secret());
-                    if changed {
-                        return self
-                            .send_idempotent_retry(&parts.method, || build(Some(&fresh)), &url)
-                            .await;
-                    }
+        let Some(rejected) = credentials.filter(|c| c.token().is_some()) else {
+            return Ok(response);
+        };
+        if response.status() != StatusCode::UNAUTHORIZED {
+            return Ok(response);
+        }
+        match inner.credentials.refresh(&rejected).await {
+            Ok(fresh) => {
+                let changed = fresh.token().map(|t| t.expose_secret())
+                    != rejected.token().map(|t| t.expose_secret());
+                if changed {
+                    let fresh = Some(fresh);
+                    let resend = || {
+                        Ok(self.prepare(
+                            &parts,
+                            &body,
+                            self.url_for(path)?,
+                            self.bearer_header_of(&fresh)?,
+                        ))
+                    };
+                    return self
+                        .send_idempotent_retry(&parts.method, resend()?, resend, path)
+                        .await;
                 }
-                Err(error) => tracing::warn!(
-                    source = %inner.source_name,
-                    error = %kubecred_core::error_chain(&error),
-                    "re-reading credentials after a 401 failed; keeping the last good ones"
-                ),
             }
+            Err(error) => tracing::warn!(
+                source = %inner.source_name,
+                error = %kubecred_core::error_chain(&error),
+                "re-reading credentials after a 401 failed; keeping the last good ones"
+            ),
         }
         Ok(response)
     }
@@ -240,36 +246,87 @@ impl Client {
         Ok(credentials)
     }
 
-    /// Sends the request `build` makes; when the server closed a kept-alive connection under
-    /// it (it rotated its certificate, restarted, or timed the connection out) and the method
-    /// is idempotent, sends it once more on a new connection, as Go's HTTP client does.
+    /// Sends `first`; when the server closed a kept-alive connection under it (it rotated
+    /// its certificate, restarted, or timed the connection out) and the method is
+    /// idempotent, sends the request `again` makes once more, on a new connection, as Go's
+    /// HTTP client does.
     async fn send_idempotent_retry(
         &self,
         method: &http::Method,
-        build: impl Fn() -> Result<reqwest::Request, Error>,
-        url: &reqwest::Url,
+        first: reqwest::Request,
+        again: impl FnOnce() -> Result<reqwest::Request, Error>,
+        path: &str,
     ) -> Result<Response<Bytes>, Error> {
-        match self.send(build()?, url).await {
-            Err(Error::Transport { source, .. })
+        match self.send(first, path).await {
+            Err(Error::Transport { source, url, .. })
                 if method.is_idempotent() && transport::closed_under_request(&source) =>
             {
                 tracing::debug!(source = %self.inner.source_name, %url, "connection closed under the request; retrying once");
-                self.send(build()?, url).await
+                self.send(again()?, path).await
             }
             other => other,
         }
     }
 
-    async fn send(
+    /// The request to send: the caller's method, headers and body, with the client's
+    /// `User-Agent`, `Host` and `Authorization` added where the caller set none.
+    fn prepare(
         &self,
-        request: reqwest::Request,
-        url: &reqwest::Url,
-    ) -> Result<Response<Bytes>, Error> {
+        parts: &http::request::Parts,
+        body: &Bytes,
+        url: reqwest::Url,
+        authorization: Option<HeaderValue>,
+    ) -> reqwest::Request {
+        let mut request = reqwest::Request::new(parts.method.clone(), url);
+        let headers = request.headers_mut();
+        // Cloning the caller's map costs nothing when it is empty, as it usually is.
+        *headers = parts.headers.clone();
+        if !headers.contains_key(USER_AGENT) {
+            headers.insert(USER_AGENT, HeaderValue::from_static(USER_AGENT_VALUE));
+        }
+        if let Some(host) = &self.inner.host {
+            if !headers.contains_key(HOST) {
+                headers.insert(HOST, host.clone());
+            }
+        }
+        if let Some(value) = authorization {
+            headers.insert(AUTHORIZATION, value);
+        }
+        if !body.is_empty() {
+            *request.body_mut() = Some(body.clone().into());
+        }
+        request
+    }
+
+    /// The URL of `path` on the endpoint. The URL of the last path asked for is kept:
+    /// programs ask for the same few paths again and again (a poll, a re-list), and a copy
+    /// costs a fraction of building and checking one anew.
+    fn url_for(&self, path: &str) -> Result<reqwest::Url, Error> {
+        if let Some(last) = self.inner.last_url.load().as_ref() {
+            if *last.0 == *path {
+                return Ok(last.1.clone());
+            }
+        }
+        let url = self
+            .inner
+            .endpoint
+            .url_for(path)
+            .map_err(|reason| self.invalid(&reason))?;
+        self.inner
+            .last_url
+            .store(Some(Arc::new((path.into(), url.clone()))));
+        Ok(url)
+    }
+
+    async fn send(&self, request: reqwest::Request, path: &str) -> Result<Response<Bytes>, Error> {
         let inner = &self.inner;
         let transport_error = |source: reqwest::Error| {
             // The URL is in our message already.
             let source = source.without_url();
-            let url = url.to_string();
+            let url = inner
+                .endpoint
+                .url_for(path)
+                .map_or_else(|_| path.to_owned(), String::from);
             let name = inner.source_name.clone();
             match transport::tls_failure(&source, inner.identity.is_some()) {
                 Some(transport::TlsFailure::ServerCertificate) => Error::TlsVerification {
@@ -284,18 +341,15 @@ impl Client {
                 None => Error::Transport { name, url, source },
             }
         };
-        let response = inner.http.execute(request).await.map_err(transport_error)?;
-        let mut response = response;
-        let mut builder = Response::builder()
-            .status(response.status())
-            .version(response.version());
-        if let Some(headers) = builder.headers_mut() {
-            *headers = std::mem::take(response.headers_mut());
-        }
+        let mut response = inner.http.execute(request).await.map_err(transport_error)?;
+        let (status, version) = (response.status(), response.version());
+        let headers = std::mem::take(response.headers_mut());
         let body = response.bytes().await.map_err(transport_error)?;
-        Ok(builder
-            .body(body)
-            .expect("status, version and headers come from a valid response"))
+        let mut response = Response::new(body);
+        *response.status_mut() = status;
+        *response.version_mut() = version;
+        *response.headers_mut() = headers;
+        Ok(response)
     }
 
     fn invalid(&self, reason: &str) -> Error {
@@ -365,6 +419,18 @@ impl Client {
         (at <= SystemTime::now()).then_some(at)
     }
 
+    /// [`Client::bearer_header`] of credentials that may be absent (a caller's own
+    /// `Authorization` header).
+    fn bearer_header_of(
+        &self,
+        credentials: &Option<Arc<Credentials>>,
+    ) -> Result<Option<HeaderValue>, Error> {
+        match credentials {
+            Some(credentials) => self.bearer_header(credentials),
+            None => Ok(None),
+        }
+    }
+
     /// `Bearer <token>`, marked sensitive so that HTTP stacks never log it; `None` without a
     /// token.
     fn bearer_header(&self, credentials: &Arc<Credentials>) -> Result<Option<HeaderValue>, Error> {
@@ -379,7 +445,7 @@ impl Client {
         let mut value = HeaderValue::from_str(&format!("Bearer {}", token.expose_secret()))
             .map_err(|_| Error::Credentials {
                 name: self.inner.source_name.clone(),
-                error: kubecred_core::SourceError::Refused {
+                error: SourceError::Refused {
                     reason: "the bearer token holds characters an HTTP header cannot carry"
                         .to_owned(),
                 },
