@@ -18,11 +18,25 @@ pub trait Clock: Send + Sync + fmt::Debug {
     fn now(&self) -> SystemTime;
 }
 
-/// `SystemTime::now()` (on Linux a vDSO call, not a syscall).
+/// The wall clock. On Linux it is the coarse one (`CLOCK_REALTIME_COARSE`: a vDSO read of
+/// the time of the last kernel tick, 1 to 10 ms old, with no hardware clock read), which is
+/// all a refresh schedule of seconds needs and costs a few nanoseconds on every request;
+/// elsewhere `SystemTime::now()`.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SystemClock;
 
 impl Clock for SystemClock {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    fn now(&self) -> SystemTime {
+        let now = rustix::time::clock_gettime(rustix::time::ClockId::RealtimeCoarse);
+        match (u64::try_from(now.tv_sec), u32::try_from(now.tv_nsec)) {
+            (Ok(secs), Ok(nanos)) => UNIX_EPOCH + Duration::new(secs, nanos),
+            // Before 1970: not a clock a refresh schedule can use; the precise one says so.
+            _ => SystemTime::now(),
+        }
+    }
+
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
     fn now(&self) -> SystemTime {
         SystemTime::now()
     }
