@@ -309,6 +309,17 @@ mod tests {
         ManualClock::new(UNIX_EPOCH + Duration::from_secs(START))
     }
 
+    #[test]
+    fn the_system_clock_is_the_wall_clock_to_within_a_tick() {
+        // The coarse clock lags by at most one kernel tick (1 to 10 ms).
+        let before = SystemTime::now();
+        let now = SystemClock.now();
+        let after = SystemTime::now();
+        assert!(now <= after, "{now:?} is after {after:?}");
+        let lag = before.duration_since(now).unwrap_or_default();
+        assert!(lag < Duration::from_millis(100), "lags by {lag:?}");
+    }
+
     fn token(value: &str) -> Result<Credentials, SourceError> {
         Ok(Credentials::bearer(value.to_owned().into()))
     }
