@@ -32,13 +32,25 @@ struct Inner {
     http: reqwest::Client,
     /// The endpoint's `Host` header, when it needs one.
     host: Option<HeaderValue>,
-    /// The last request path (with its query) and its URL on the endpoint.
-    last_url: ArcSwapOption<(Box<str>, reqwest::Url)>,
+    /// What the last request was built from.
+    last: ArcSwapOption<Last>,
     /// The client certificate presented by new connections, when there is one.
     identity: Option<Arc<transport::IdentityResolver>>,
-    /// The `Authorization` value of the credentials it was made from, reused until they
-    /// change (the value is marked sensitive; it lives as long as those credentials do).
-    authorization: ArcSwapOption<(Arc<Credentials>, HeaderValue)>,
+}
+
+/// What the last request was built from, reused by the next one where it still applies:
+/// programs ask for the same few paths again and again (a poll, a re-list) with the same
+/// credentials for minutes, and building and checking a `Url` or a header value anew costs
+/// more than the rest of the client's own work on a request.
+#[derive(Debug)]
+struct Last {
+    /// The request's path with its query, and its URL on the endpoint.
+    path: Box<str>,
+    url: reqwest::Url,
+    /// The credentials `authorization` was made from (compared by identity, never by value),
+    /// and their `Authorization` value (marked sensitive; `None` without a token). This copy
+    /// of the token lives until the credentials change.
+    credentials: Option<(Arc<Credentials>, Option<HeaderValue>)>,
 }
 
 impl Client {
@@ -74,8 +86,7 @@ impl Client {
                 identity,
                 http,
                 host,
-                last_url: ArcSwapOption::empty(),
-                authorization: ArcSwapOption::empty(),
+                last: ArcSwapOption::empty(),
             }),
         })
     }
@@ -137,7 +148,6 @@ impl Client {
             .path_and_query()
             .map(|pq| pq.as_str())
             .unwrap_or("/");
-        let url = self.url_for(path)?;
         let credentials = if parts.headers.contains_key(AUTHORIZATION) {
             crate::builder::check_token_allowed(&inner.endpoint)
                 .map_err(|e| self.invalid(&format!("the Authorization header is refused: {e}")))?;
@@ -145,21 +155,14 @@ impl Client {
         } else {
             Some(self.current_credentials().await?)
         };
-        let authorization = match &credentials {
-            Some(credentials) => self.bearer_header(credentials)?,
-            None => None,
-        };
+        let (url, authorization) = self.url_and_authorization(path, credentials.as_ref())?;
 
         // The first send takes the URL and the header value; a retry, which is rare, makes
         // its own.
         let first = self.prepare(&parts, &body, url, authorization);
         let again = || {
-            Ok(self.prepare(
-                &parts,
-                &body,
-                self.url_for(path)?,
-                self.bearer_header_of(&credentials)?,
-            ))
+            let (url, authorization) = self.url_and_authorization(path, credentials.as_ref())?;
+            Ok(self.prepare(&parts, &body, url, authorization))
         };
         let response = self
             .send_idempotent_retry(&parts.method, first, again, path)
@@ -175,14 +178,10 @@ impl Client {
                 let changed = fresh.token().map(|t| t.expose_secret())
                     != rejected.token().map(|t| t.expose_secret());
                 if changed {
-                    let fresh = Some(fresh);
                     let resend = || {
-                        Ok(self.prepare(
-                            &parts,
-                            &body,
-                            self.url_for(path)?,
-                            self.bearer_header_of(&fresh)?,
-                        ))
+                        let (url, authorization) =
+                            self.url_and_authorization(path, Some(&fresh))?;
+                        Ok(self.prepare(&parts, &body, url, authorization))
                     };
                     return self
                         .send_idempotent_retry(&parts.method, resend()?, resend, path)
@@ -298,24 +297,51 @@ impl Client {
         request
     }
 
-    /// The URL of `path` on the endpoint. The URL of the last path asked for is kept:
-    /// programs ask for the same few paths again and again (a poll, a re-list), and a copy
-    /// costs a fraction of building and checking one anew.
-    fn url_for(&self, path: &str) -> Result<reqwest::Url, Error> {
-        if let Some(last) = self.inner.last_url.load().as_ref() {
-            if *last.0 == *path {
-                return Ok(last.1.clone());
-            }
+    /// The URL of `path` on the endpoint, and the `Authorization` value of `credentials`
+    /// (`None` without credentials or a token): the last request's where they are the same,
+    /// built anew (and kept for the next request) where not.
+    fn url_and_authorization(
+        &self,
+        path: &str,
+        credentials: Option<&Arc<Credentials>>,
+    ) -> Result<(reqwest::Url, Option<HeaderValue>), Error> {
+        let last = self.inner.last.load();
+        let last = last.as_deref();
+        let last_url = last.filter(|l| *l.path == *path).map(|l| &l.url);
+        let last_credentials = last.and_then(|l| l.credentials.as_ref());
+        let same_credentials = match (credentials, last_credentials) {
+            (Some(now), Some((then, _))) => Arc::ptr_eq(now, then),
+            // A caller's own `Authorization` header: the kept value stays for the next one.
+            (None, _) => true,
+            (Some(_), None) => false,
+        };
+        if let (Some(url), true) = (last_url, same_credentials) {
+            let authorization = credentials
+                .and(last_credentials)
+                .and_then(|(_, a)| a.clone());
+            return Ok((url.clone(), authorization));
         }
-        let url = self
-            .inner
-            .endpoint
-            .url_for(path)
-            .map_err(|reason| self.invalid(&reason))?;
-        self.inner
-            .last_url
-            .store(Some(Arc::new((path.into(), url.clone()))));
-        Ok(url)
+        let url = match last_url {
+            Some(url) => url.clone(),
+            None => self
+                .inner
+                .endpoint
+                .url_for(path)
+                .map_err(|reason| self.invalid(&reason))?,
+        };
+        let kept = match credentials {
+            Some(credentials) if !same_credentials => {
+                Some((Arc::clone(credentials), self.bearer_header(credentials)?))
+            }
+            _ => last_credentials.cloned(),
+        };
+        let authorization = credentials.and(kept.as_ref()).and_then(|(_, a)| a.clone());
+        self.inner.last.store(Some(Arc::new(Last {
+            path: path.into(),
+            url: url.clone(),
+            credentials: kept,
+        })));
+        Ok((url, authorization))
     }
 
     async fn send(&self, request: reqwest::Request, path: &str) -> Result<Response<Bytes>, Error> {
@@ -419,29 +445,12 @@ impl Client {
         (at <= SystemTime::now()).then_some(at)
     }
 
-    /// [`Client::bearer_header`] of credentials that may be absent (a caller's own
-    /// `Authorization` header).
-    fn bearer_header_of(
-        &self,
-        credentials: &Option<Arc<Credentials>>,
-    ) -> Result<Option<HeaderValue>, Error> {
-        match credentials {
-            Some(credentials) => self.bearer_header(credentials),
-            None => Ok(None),
-        }
-    }
-
     /// `Bearer <token>`, marked sensitive so that HTTP stacks never log it; `None` without a
     /// token.
     fn bearer_header(&self, credentials: &Arc<Credentials>) -> Result<Option<HeaderValue>, Error> {
         let Some(token) = credentials.token() else {
             return Ok(None);
         };
-        if let Some(cached) = self.inner.authorization.load().as_ref() {
-            if Arc::ptr_eq(&cached.0, credentials) {
-                return Ok(Some(cached.1.clone()));
-            }
-        }
         let mut value = HeaderValue::from_str(&format!("Bearer {}", token.expose_secret()))
             .map_err(|_| Error::Credentials {
                 name: self.inner.source_name.clone(),
@@ -451,9 +460,6 @@ impl Client {
                 },
             })?;
         value.set_sensitive(true);
-        self.inner
-            .authorization
-            .store(Some(Arc::new((Arc::clone(credentials), value.clone()))));
         Ok(Some(value))
     }
 }
