@@ -20,6 +20,19 @@ use kubecred_testing::{
 /// A scenario: sets up its world, runs `kubecred` in it, and returns what went wrong.
 type Scenario = fn(&Kubecred) -> Result<(), String>;
 
+/// How an error caused by a closed stdout begins.
+const STDOUT_CLOSED: &str = "stdout is closed";
+
+/// `println!` that returns an error from the enclosing function (a `Result<_, String>`) when
+/// stdout is closed, instead of panicking as `println!` does.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*)
+            .map_err(|e| format!("{STDOUT_CLOSED}: {e}"))?
+    }};
+}
+
 /// Every scenario, in the order the demo plays them.
 const SCENARIOS: &[(&str, Scenario)] = &[
     ("in-cluster", in_cluster),
@@ -52,7 +65,9 @@ const KUBECTL_TOKEN: &str = "demo-kubectl-proxy-token-from-its-kubeconfig";
 /// The label the stand-in server records for [`KUBECTL_TOKEN`].
 const KUBECTL_TOKEN_LABEL: &str = "kubectl-proxy";
 
-/// Builds `kubecred`, plays every scenario, and exits 1 at the first that goes wrong.
+/// Builds `kubecred`, plays every scenario, and exits 1 at the first that goes wrong. A reader
+/// that goes away (`cargo xtask demo | head`) ends the demo quietly, servers and `kubectl
+/// proxy` stopped as usual.
 pub(crate) fn run() -> ExitCode {
     let kubecred = match Kubecred::build() {
         Ok(kubecred) => kubecred,
@@ -61,20 +76,34 @@ pub(crate) fn run() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    match play(&kubecred) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.starts_with(STDOUT_CLOSED) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("demo: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn play(kubecred: &Kubecred) -> Result<(), String> {
     for (index, (name, scenario)) in SCENARIOS.iter().enumerate() {
         if index > 0 {
-            println!();
+            say!();
         }
-        println!(
+        say!(
             "# ── scenario {}: {name} (a fresh shell: nothing carries over) ──",
             index + 1
         );
-        if let Err(e) = scenario(&kubecred) {
-            eprintln!("demo: the {name} scenario went wrong: {e}");
-            return ExitCode::FAILURE;
-        }
+        scenario(kubecred).map_err(|e| {
+            if e.starts_with(STDOUT_CLOSED) {
+                e
+            } else {
+                format!("the {name} scenario went wrong: {e}")
+            }
+        })?;
     }
-    ExitCode::SUCCESS
+    Ok(())
 }
 
 /// In a pod: `KUBERNETES_SERVICE_HOST`/`PORT` set by the kubelet, the service account's
@@ -91,7 +120,7 @@ fn in_cluster(kubecred: &Kubecred) -> Result<(), String> {
             .namespace("demo"),
     )
     .map_err(|e| format!("cannot write the service-account directory: {e}"))?;
-    println!(
+    say!(
         "# A stand-in API server on {} with its own CA, and a kubelet-style service-account \
          directory (token, ca.crt, namespace) in {}: a pod, on this machine.",
         server.addr(),
@@ -105,20 +134,20 @@ fn in_cluster(kubecred: &Kubecred) -> Result<(), String> {
             dir.path().display().to_string(),
         ),
     ];
-    println!(
+    say!(
         "# Set by the kubelet in every container (the service-account directory moved from \
          /var/run/secrets/kubernetes.io/serviceaccount, which this machine does not have):"
     );
     for (name, value) in &env {
-        println!("$ export {name}={value}");
+        say!("$ export {name}={value}");
     }
 
     let explain = kubecred.run(&["explain"], &env)?;
-    println!();
+    say!();
     let get = kubecred.run(&["get", "/api"], &env)?;
-    println!();
+    say!();
     let requests = server.requests();
-    println!("# {}", seen(&requests));
+    say!("# {}", seen(&requests));
 
     let mut problems = Vec::new();
     explain.expect_success(&mut problems);
@@ -140,7 +169,7 @@ fn env(kubecred: &Kubecred) -> Result<(), String> {
         .start()
         .map_err(|e| format!("cannot start the stand-in API server: {e}"))?;
     let closed = closed_loopback_port()?;
-    println!(
+    say!(
         "# A stand-in API server on {} with its own CA, and no service account: a laptop, \
          with the server's URL, a token and its CA exported as KUBE_* variables. \
          KUBECRED_PROXY_URL points the proxy source at a closed port, so that a kubectl proxy \
@@ -155,20 +184,20 @@ fn env(kubecred: &Kubecred) -> Result<(), String> {
     ];
     for (name, value) in &env {
         match *name {
-            "KUBE_TOKEN" => println!("$ export {name}=\"<a bearer token: never printed>\""),
+            "KUBE_TOKEN" => say!("$ export {name}=\"<a bearer token: never printed>\""),
             "KUBE_CLUSTER_CA_CERT_DATA" => {
-                println!("$ export {name}=\"<the stand-in's CA certificate, PEM>\"")
+                say!("$ export {name}=\"<the stand-in's CA certificate, PEM>\"")
             }
-            _ => println!("$ export {name}={value}"),
+            _ => say!("$ export {name}={value}"),
         }
     }
 
     let explain = kubecred.run(&["explain"], &env)?;
-    println!();
+    say!();
     let get = kubecred.run(&["get", "/api"], &env)?;
-    println!();
+    say!();
     let requests = server.requests();
-    println!("# {}", seen(&requests));
+    say!("# {}", seen(&requests));
 
     let mut problems = Vec::new();
     explain.expect_success(&mut problems);
@@ -187,7 +216,7 @@ fn env(kubecred: &Kubecred) -> Result<(), String> {
 /// address. Skipped, saying so, when `kubectl` is not on `PATH`.
 fn kubectl_proxy(kubecred: &Kubecred) -> Result<(), String> {
     if !on_path("kubectl") {
-        println!(
+        say!(
             "# The kubectl proxy scenario is skipped: kubectl is not on PATH, and the scenario \
              runs the real `kubectl proxy`. Install kubectl (Debian: `apt-get install \
              kubernetes-client`; elsewhere: https://kubernetes.io/docs/tasks/tools/) and run \
@@ -202,28 +231,28 @@ fn kubectl_proxy(kubecred: &Kubecred) -> Result<(), String> {
     let proxy = KubectlProxy::start(&server, KUBECTL_TOKEN, ProxyListen::Loopback)
         .map_err(|e| format!("cannot start kubectl proxy: {e}"))?;
     let url = proxy.url().to_owned();
-    println!(
+    say!(
         "# A stand-in API server on {} with its own CA, and the real kubectl proxy in front of \
          it, holding a kubeconfig of its own (its token is labelled {KUBECTL_TOKEN_LABEL:?}): a \
          laptop where kubectl works. kubecred gets no KUBE_* variables and no service account, \
          only the proxy's address.",
         server.addr(),
     );
-    println!(
+    say!(
         "$ kubectl proxy --kubeconfig={} --port=0 &",
         proxy.kubeconfig().display()
     );
-    println!(
+    say!(
         "Starting to serve on {}",
         url.strip_prefix("http://").unwrap_or(&url)
     );
 
     let explain = kubecred.run(&["explain", "--proxy-url", &url], &[])?;
-    println!();
+    say!();
     let get = kubecred.run(&["get", "/api", "--proxy-url", &url], &[])?;
-    println!();
+    say!();
     let requests = server.requests();
-    println!(
+    say!(
         "# {} kubecred sent no credentials: kubectl proxy added its own (it would have \
          forwarded kubecred's in their place).",
         seen(&requests)
@@ -379,7 +408,7 @@ impl Kubecred {
     /// prints the command line as a person would type it, then the output.
     fn run(&self, args: &[&str], env: &[(&str, String)]) -> Result<Run, String> {
         let line = format!("kubecred {}", args.join(" "));
-        println!("$ {line}");
+        say!("$ {line}");
         let mut command = Command::new(&self.path);
         command
             .args(args)
@@ -397,7 +426,7 @@ impl Kubecred {
             stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
         };
-        run.print();
+        run.print()?;
         Ok(run)
     }
 }
@@ -412,16 +441,16 @@ struct Run {
 }
 
 impl Run {
-    fn print(&self) {
+    fn print(&self) -> Result<(), String> {
         for stream in [&self.stdout, &self.stderr] {
-            print!("{stream}");
-            if !stream.is_empty() && !stream.ends_with('\n') {
-                println!();
+            if !stream.is_empty() {
+                say!("{}", stream.strip_suffix('\n').unwrap_or(stream));
             }
         }
         if self.code != Some(0) {
-            println!("[{}]", self.exit());
+            say!("[{}]", self.exit());
         }
+        Ok(())
     }
 
     fn exit(&self) -> String {
