@@ -1,11 +1,12 @@
 //! The client with the in-cluster source, through the library API.
 
 use std::sync::Arc;
+use std::time::{Duration, UNIX_EPOCH};
 
 use bytes::Bytes;
 use kubecred_client::{Client, Error};
-use kubecred_core::MapEnvironment;
-use kubecred_testing::{ApiServer, Authentication};
+use kubecred_core::{ManualClock, MapEnvironment};
+use kubecred_testing::{ApiServer, Authentication, ServiceAccountDir, ServiceAccountFiles};
 
 use crate::support::*;
 
@@ -76,6 +77,61 @@ async fn each_request_goes_to_its_own_path_and_query_whatever_came_before() {
     }
     let seen: Vec<String> = pod.server.requests().into_iter().map(|r| r.path).collect();
     assert_eq!(seen, paths);
+}
+
+/// A bound service-account token (a JWT; the stand-in does not check signatures) whose `exp`
+/// is 1,800,000,000 s: 2027-01-15T08:00:00Z.
+const EXPIRING_JWT: &str = "eyJhbGciOiJSUzI1NiJ9.eyJleHAiOjE4MDAwMDAwMDAsInN1YiI6InN5c3RlbTpzZXJ2aWNlYWNjb3VudDp0ZWFtLWE6ZGVmYXVsdCJ9.c2lnbmF0dXJl";
+
+/// The answer to `GET /api` with [`EXPIRING_JWT`] refused by the API server, the client's
+/// clock at `now` (seconds since the epoch), and the requests the server saw.
+async fn refused_jwt_at(now: u64) -> (Error, usize) {
+    let server = ApiServer::builder()
+        .token("someone-else", "not-the-pods-token")
+        .start()
+        .unwrap();
+    let dir = ServiceAccountDir::new(
+        &ServiceAccountFiles::new()
+            .token(EXPIRING_JWT)
+            .ca_crt(server.ca_pem()),
+    )
+    .unwrap();
+    let env = MapEnvironment::new([
+        ("KUBERNETES_SERVICE_HOST", server.host()),
+        ("KUBERNETES_SERVICE_PORT", server.port().to_string()),
+    ]);
+    let clock = ManualClock::new(UNIX_EPOCH + Duration::from_secs(now));
+    let client = Client::builder()
+        .environment(Arc::new(env))
+        .serviceaccount_dir(dir.path())
+        .clock(Arc::new(clock))
+        .build()
+        .await
+        .unwrap();
+    let error = client.get("/api").await.unwrap_err();
+    (error, server.requests().len())
+}
+
+#[tokio::test]
+async fn a_401_for_a_token_past_its_exp_says_the_token_expired() {
+    let (error, requests) = refused_jwt_at(1_800_000_000 + 3600).await;
+    assert_eq!(error.status(), Some(http::StatusCode::UNAUTHORIZED));
+    assert_eq!(
+        error.to_string(),
+        "in-cluster: 401 Unauthorized: Unauthorized (the token expired at 2027-01-15T08:00:00Z)"
+    );
+    // The re-read found the same token: no retry.
+    assert_eq!(requests, 1);
+}
+
+#[tokio::test]
+async fn a_401_for_a_token_before_its_exp_does_not_mention_expiry() {
+    let (error, requests) = refused_jwt_at(1_800_000_000 - 3600).await;
+    assert_eq!(
+        error.to_string(),
+        "in-cluster: 401 Unauthorized: Unauthorized"
+    );
+    assert_eq!(requests, 1);
 }
 
 #[tokio::test]

@@ -280,8 +280,8 @@ impl ClientBuilder {
         self
     }
 
-    /// Reads time from `clock` in the default chain's sources (tests use a
-    /// [`kubecred_core::ManualClock`]).
+    /// Reads time from `clock` in the default chain's sources and in the client, which asks
+    /// it whether a refused token has expired; tests use a [`kubecred_core::ManualClock`].
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
         self
@@ -370,6 +370,7 @@ impl ClientBuilder {
             Arc::new(chosen.tls),
             chosen.identity,
             http,
+            Arc::clone(&self.clock),
         )
         .map_err(|error| Error::SourceFailed {
             name: chosen.entry.name.clone(),

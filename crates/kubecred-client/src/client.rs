@@ -7,7 +7,7 @@ use arc_swap::ArcSwapOption;
 use bytes::Bytes;
 use http::header::{HeaderValue, AUTHORIZATION, HOST, USER_AGENT};
 use http::{Request, Response, StatusCode};
-use kubecred_core::{CredentialSource, Credentials, Endpoint, ExposeSecret, SourceError};
+use kubecred_core::{Clock, CredentialSource, Credentials, Endpoint, ExposeSecret, SourceError};
 use serde::de::DeserializeOwned;
 
 use crate::{transport, ClientBuilder, Error};
@@ -34,6 +34,8 @@ struct Inner {
     host: Option<HeaderValue>,
     /// What the last request was built from.
     last: ArcSwapOption<Last>,
+    /// The builder's clock: it decides whether a refused token has expired.
+    clock: Arc<dyn Clock>,
     /// The client certificate presented by new connections, when there is one.
     identity: Option<Arc<transport::IdentityResolver>>,
 }
@@ -69,6 +71,7 @@ impl Client {
         tls: Arc<rustls::ClientConfig>,
         identity: Option<Arc<transport::IdentityResolver>>,
         http: reqwest::Client,
+        clock: Arc<dyn Clock>,
     ) -> Result<Self, SourceError> {
         let host = endpoint
             .host_header()
@@ -87,6 +90,7 @@ impl Client {
                 http,
                 host,
                 last: ArcSwapOption::empty(),
+                clock,
             }),
         })
     }
@@ -442,7 +446,7 @@ impl Client {
     async fn expired_token(&self) -> Option<SystemTime> {
         let credentials = self.inner.credentials.credentials().await.ok()?;
         let at = credentials.expires_at()?;
-        (at <= SystemTime::now()).then_some(at)
+        (at <= self.inner.clock.now()).then_some(at)
     }
 
     /// `Bearer <token>`, marked sensitive so that HTTP stacks never log it; `None` without a
