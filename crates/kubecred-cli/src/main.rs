@@ -30,7 +30,7 @@ struct Cli {
     proxy_url: Option<String>,
 
     /// Read the env source's variables as PREFIX_HOST, PREFIX_TOKEN, ... instead of KUBE_*
-    #[arg(long, value_name = "PREFIX", global = true)]
+    #[arg(long, value_name = "PREFIX", global = true, value_parser = parse_env_prefix)]
     env_prefix: Option<String>,
 
     /// Give up on a request after SECONDS (default 30; connecting at most 10)
@@ -68,6 +68,20 @@ fn parse_path(path: &str) -> Result<String, String> {
         Ok(path.to_owned())
     } else {
         Err("the path must start with '/' (for example /api)".to_owned())
+    }
+}
+
+/// A prefix of environment variable names: letters, digits and `_`, not starting with a digit,
+/// something left once a trailing `_` is dropped (`MYAPP` and `MYAPP_` both give `MYAPP_HOST`).
+fn parse_env_prefix(prefix: &str) -> Result<String, String> {
+    let name = prefix.trim_end_matches('_');
+    let valid = !name.is_empty()
+        && !name.starts_with(|c: char| c.is_ascii_digit())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if valid {
+        Ok(prefix.to_owned())
+    } else {
+        Err("the prefix must be a variable name such as KUBE or MYAPP (letters, digits and '_', not starting with a digit)".to_owned())
     }
 }
 

@@ -10,6 +10,10 @@ fn usage_errors_exit_2() {
         &["--source", "nowhere", "explain"][..],
         &["explain", "--output", "yaml"][..],
         &["--timeout", "0", "get", "/api"][..],
+        &["--env-prefix", "", "explain"][..],
+        &["--env-prefix", "_", "explain"][..],
+        &["--env-prefix", "MY APP", "explain"][..],
+        &["--env-prefix", "1KUBE", "explain"][..],
         &["frobnicate"][..],
     ] {
         let run = kubecred(args, &[]);
