@@ -368,6 +368,9 @@ impl Client {
                 Some(transport::TlsFailure::ClientCertificateRejected) => {
                     Error::ClientCertificateRejected { name, url, source }
                 }
+                Some(transport::TlsFailure::ClientCertificateRequired) => {
+                    Error::ClientCertificateRequired { name, url, source }
+                }
                 None => Error::Transport { name, url, source },
             }
         };

@@ -75,9 +75,23 @@ pub enum Error {
     },
 
     /// The API server refused the client certificate during the TLS handshake (its CA did
-    /// not issue it, it expired, or the server requires one and none was sent).
+    /// not issue it, or it expired).
     #[error("{name}: the API server at {url} rejected the client certificate")]
     ClientCertificateRejected {
+        /// The source's name.
+        name: String,
+        /// The URL requested.
+        url: String,
+        /// The TLS alert.
+        #[source]
+        source: reqwest::Error,
+    },
+
+    /// The API server requires a client certificate (its TLS `certificate_required` alert)
+    /// and the source has none: a kubeconfig-style identity is expected, e.g.
+    /// `KUBE_CLIENT_CERT_*` and `KUBE_CLIENT_KEY_*` for the env source.
+    #[error("{name}: the API server at {url} requires a client certificate, and the credentials have none")]
+    ClientCertificateRequired {
         /// The source's name.
         name: String,
         /// The URL requested.

@@ -426,8 +426,10 @@ impl ServerCertVerifier for PlainHttpOnly {
 pub(crate) enum TlsFailure {
     /// The server's certificate did not verify here.
     ServerCertificate,
-    /// The server refused our client certificate (or the lack of one).
+    /// The server refused our client certificate.
     ClientCertificateRejected,
+    /// The server requires a client certificate and none was presented.
+    ClientCertificateRequired,
 }
 
 /// Classifies a transport error by the rustls error in its chain, if any. `presented` says
@@ -467,6 +469,9 @@ pub(crate) fn tls_failure(
                 | Alert::AccessDenied
                 | Alert::DecryptError,
             )) if presented => return Some(TlsFailure::ClientCertificateRejected),
+            Some(rustls::Error::AlertReceived(Alert::CertificateRequired)) => {
+                return Some(TlsFailure::ClientCertificateRequired)
+            }
             _ => {}
         }
         next = e.source();

@@ -154,6 +154,25 @@ fn a_client_certificate_the_server_does_not_trust_is_reported_as_rejected() {
 }
 
 #[test]
+fn a_server_that_requires_a_client_certificate_says_so_when_none_is_configured() {
+    let server = ApiServer::builder()
+        .require_client_certificate(true)
+        .token("laptop", "laptop-token-6d1f0a")
+        .start()
+        .unwrap();
+    let env = vec![
+        var("KUBE_HOST", &server.url()),
+        var("KUBE_CLUSTER_CA_CERT_DATA", &server.ca_pem()),
+        var("KUBE_TOKEN", "laptop-token-6d1f0a"),
+    ];
+    kubecred(&["get", "/api"], &env).assert_failure(&[
+        "env: the API server at https://127.0.0.1:",
+        "requires a client certificate, and the credentials have none",
+    ]);
+    assert!(server.requests().is_empty());
+}
+
+#[test]
 fn an_invalid_kubecred_refresh_secs_fails_the_sources_that_use_it_and_explain_lists_all() {
     for value in ["abc", "0", "-1", "9223372036854775807"] {
         let env = [var("KUBECRED_REFRESH_SECS", value)];
