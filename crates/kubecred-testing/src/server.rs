@@ -192,9 +192,22 @@ impl ApiServer {
     pub fn rotate_serving_certificate(&self, ca: &CertificateAuthority) -> Result<(), Error> {
         let config = tls_config(ca, self.state.require_client_certificate)?;
         *lock(&self.state.acceptor) = TlsAcceptor::from(Arc::new(config));
-        self.state
-            .generation
-            .send_modify(|generation| *generation += 1);
+        let mut previous = 0;
+        self.state.generation.send_modify(|generation| {
+            previous = *generation;
+            *generation += 1;
+        });
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        let mut open = lock(&self.state.connections);
+        while open.iter().any(|(g, n)| *g <= previous && *n > 0) {
+            let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) else {
+                break;
+            };
+            open = match self.state.closed.wait_timeout(open, left) {
+                Ok((guard, _)) => guard,
+                Err(poisoned) => poisoned.into_inner().0,
+            };
+        }
         Ok(())
     }
 
