@@ -237,6 +237,25 @@ async fn composition_refuses_credentials_for_an_endpoint_that_must_not_receive_t
 }
 
 #[tokio::test]
+async fn an_endpoint_whose_host_header_cannot_be_sent_fails_at_resolution() {
+    let source = Arc::new(
+        StaticSource::new(
+            Endpoint::new("https://x.test".parse().unwrap(), Trust::SystemRoots)
+                .with_host_header("x.test\r\nX-Injected: 1"),
+            Credentials::anonymous(),
+        )
+        .named("manual"),
+    );
+    let sources = [source as Arc<dyn Source>];
+    let report = Client::builder().chain(sources.clone()).explain().await;
+    assert_eq!(outcomes(&report), [("manual".into(), Outcome::Failed)]);
+    let err = Client::builder().chain(sources).build().await.unwrap_err();
+    assert!(matches!(err, Error::SourceFailed { .. }), "{err:?}");
+    let text = kubecred_client::error_chain(&err);
+    assert!(text.contains("Host header"), "{text}");
+}
+
+#[tokio::test]
 async fn a_bearer_token_over_plain_http_is_refused_unless_loopback() {
     let token = || Credentials::bearer("plain-http-token".to_owned().into());
     let err = Client::builder()

@@ -3,8 +3,8 @@
 //!
 //! - 3: requests through `kubecred_client::Client` (in-cluster source) against raw reqwest
 //!   with a fixed `Authorization` header, over TLS, one keep-alive connection, sequential
-//!   requests, bodies read in full, runs alternated: the median ratio of throughputs and its
-//!   spread. Two baselines, both sending the same headers as the client: reqwest with the
+//!   requests, bodies read in full, the variants taking turns in blocks within each run: the
+//!   median ratio of throughputs and its spread. Two baselines, both sending the same headers as the client: reqwest with the
 //!   client's timeouts (connect 10 s, request 30 s: DESIGN.md makes them part of every
 //!   request), and bare reqwest (no timeouts);
 //! - 6: 1,000 concurrent requests arriving when the token is due: how many token file reads.

@@ -639,6 +639,13 @@ pub(crate) fn check_composition(
     endpoint: &Endpoint,
     credentials: &Credentials,
 ) -> Result<(), SourceError> {
+    if let Some(host) = endpoint.host_header() {
+        if http::HeaderValue::from_str(host).is_err() {
+            return Err(SourceError::Refused {
+                reason: format!("the endpoint's Host header {host:?} is not a valid header value"),
+            });
+        }
+    }
     let url = endpoint.url();
     match url.scheme() {
         "https" => {}
