@@ -13,7 +13,8 @@
 //! Environment: `BENCH_RUNS` (default 15, at least 10), `BENCH_REQUESTS` per variant and run
 //! (default 3000), `BENCH_BLOCK` (default 50: within a run the variants take turns in blocks
 //! of this many requests, so that a slow phase of the shared machine falls on all of them),
-//! `BENCH_AA` (an A/A control: the client's slot runs a second, identical reqwest, to show
+//! `BENCH_PATHS` (the paths requested in turn, comma-separated; default `/api`), `BENCH_AA`
+//! (an A/A control: the client's slot runs a second, identical reqwest, to show
 //! the harness's own bias and noise). The clients run on a current-thread runtime:
 //! sequential requests on one connection need no second worker, and cross-thread wake-ups on
 //! a 2-core machine shared with the server only add noise.
@@ -127,6 +128,14 @@ impl Standin {
         }
     }
 
+    /// The full URLs of `paths` on this server.
+    fn urls(&self, paths: &[String]) -> Vec<String> {
+        paths
+            .iter()
+            .map(|path| format!("https://{}:{}{path}", self.host, self.port))
+            .collect()
+    }
+
     /// A pod's service-account directory and variables for this server.
     fn pod(&self) -> (ServiceAccountDir, MapEnvironment) {
         let dir =
@@ -182,26 +191,40 @@ fn raw_reqwest(server: &Standin, timeouts: bool) -> reqwest::Client {
     builder.build().unwrap()
 }
 
-/// One of the compared clients.
+/// One of the compared clients, with the paths it asks for in turn (`BENCH_PATHS`).
 enum Variant<'a> {
-    Client(&'a Client),
-    Raw(&'a reqwest::Client, &'a str),
+    /// The client and the paths.
+    Client(&'a Client, &'a [String]),
+    /// Raw reqwest and the paths' full URLs.
+    Raw(&'a reqwest::Client, &'a [String]),
+}
+
+/// The paths requested in turn: `BENCH_PATHS`, comma-separated (default `/api`; e.g.
+/// `/api,/version` for a client that never asks for the same path twice in a row).
+fn paths() -> Vec<String> {
+    std::env::var("BENCH_PATHS")
+        .unwrap_or_else(|_| "/api".to_owned())
+        .split(',')
+        .map(str::to_owned)
+        .collect()
 }
 
 impl Variant<'_> {
-    /// Sends `requests` sequential `GET /api`, reading each body in full; the time taken.
+    /// Sends `requests` sequential GETs, reading each body in full; the time taken.
     async fn block(&self, requests: usize) -> Duration {
         let start = Instant::now();
-        for _ in 0..requests {
+        for i in 0..requests {
             match self {
-                Variant::Client(client) => {
-                    let request = http::Request::get("/api").body(Bytes::new()).unwrap();
+                Variant::Client(client, paths) => {
+                    let path = paths[i % paths.len()].as_str();
+                    let request = http::Request::get(path).body(Bytes::new()).unwrap();
                     let response = client.request(request).await.unwrap();
                     assert_eq!(response.status(), 200);
                     std::hint::black_box(response.body().len());
                 }
-                Variant::Raw(client, url) => {
-                    let response = client.get(*url).send().await.unwrap();
+                Variant::Raw(client, urls) => {
+                    let url = urls[i % urls.len()].as_str();
+                    let response = client.get(url).send().await.unwrap();
                     assert_eq!(response.status(), 200);
                     std::hint::black_box(response.bytes().await.unwrap().len());
                 }
@@ -265,17 +288,18 @@ async fn client_vs_reqwest(server: &Standin, runs: usize, requests: usize, block
     let with_timeouts = raw_reqwest(server, true);
     let bare = raw_reqwest(server, false);
     let aa = raw_reqwest(server, true);
-    let url = format!("https://{}:{}/api", server.host, server.port);
+    let paths = paths();
+    let urls = server.urls(&paths);
     // The A/A control: the client's slot taken by a second, identical reqwest.
     let first = if std::env::var_os("BENCH_AA").is_some_and(|v| !v.is_empty()) {
-        Variant::Raw(&aa, &url)
+        Variant::Raw(&aa, &urls)
     } else {
-        Variant::Client(&client)
+        Variant::Client(&client, &paths)
     };
     let variants = [
         first,
-        Variant::Raw(&with_timeouts, &url),
-        Variant::Raw(&bare, &url),
+        Variant::Raw(&with_timeouts, &urls),
+        Variant::Raw(&bare, &urls),
     ];
     // Warm up: the TLS handshakes, the connection pools, the allocator.
     interleaved(&variants, 1, 300, block).await;
@@ -324,15 +348,17 @@ async fn only_one(server: &Standin, variant: &str, requests: usize) {
                 .unwrap();
             println!(
                 "RESULT only client rps={:.0}",
-                Variant::Client(&client).throughput(requests).await
+                Variant::Client(&client, &paths())
+                    .throughput(requests)
+                    .await
             );
         }
         _ => {
-            let url = format!("https://{}:{}/api", server.host, server.port);
+            let urls = server.urls(&paths());
             let raw = raw_reqwest(server, true);
             println!(
                 "RESULT only reqwest rps={:.0}",
-                Variant::Raw(&raw, &url).throughput(requests).await
+                Variant::Raw(&raw, &urls).throughput(requests).await
             );
         }
     }

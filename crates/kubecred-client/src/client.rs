@@ -32,20 +32,20 @@ struct Inner {
     http: reqwest::Client,
     /// The endpoint's `Host` header, when it needs one.
     host: Option<HeaderValue>,
-    /// What the last request was built from.
-    last: ArcSwapOption<Last>,
+    /// What recent requests were built from, by [`url_slot`] of their paths.
+    recent: [ArcSwapOption<Recent>; URL_SLOTS],
     /// The builder's clock: it decides whether a refused token has expired.
     clock: Arc<dyn Clock>,
     /// The client certificate presented by new connections, when there is one.
     identity: Option<Arc<transport::IdentityResolver>>,
 }
 
-/// What the last request was built from, reused by the next one where it still applies:
-/// programs ask for the same few paths again and again (a poll, a re-list) with the same
-/// credentials for minutes, and building and checking a `Url` or a header value anew costs
-/// more than the rest of the client's own work on a request.
+/// What a recent request was built from, reused by the next request whose path falls in the
+/// same slot where it still applies: programs ask for the same few paths again and again (a
+/// poll, a re-list) with the same credentials for minutes, and building and checking a `Url`
+/// or a header value anew costs more than the rest of the client's own work on a request.
 #[derive(Debug)]
-struct Last {
+struct Recent {
     /// The request's path with its query, and its URL on the endpoint.
     path: Box<str>,
     url: reqwest::Url,
@@ -53,6 +53,18 @@ struct Last {
     /// and their `Authorization` value (marked sensitive; `None` without a token). This copy
     /// of the token lives until the credentials change.
     credentials: Option<(Arc<Credentials>, Option<HeaderValue>)>,
+}
+
+/// How many recent requests a client keeps (direct-mapped by a hash of the path): enough for
+/// the few paths a program polls or re-lists in turn, small enough to cost nothing.
+const URL_SLOTS: usize = 16;
+
+/// The slot of `path` among [`URL_SLOTS`] (FNV-1a).
+fn url_slot(path: &str) -> usize {
+    let hash = path.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    });
+    (hash % URL_SLOTS as u64) as usize
 }
 
 impl Client {
@@ -89,7 +101,7 @@ impl Client {
                 identity,
                 http,
                 host,
-                last: ArcSwapOption::empty(),
+                recent: std::array::from_fn(|_| ArcSwapOption::empty()),
                 clock,
             }),
         })
@@ -302,14 +314,15 @@ impl Client {
     }
 
     /// The URL of `path` on the endpoint, and the `Authorization` value of `credentials`
-    /// (`None` without credentials or a token): the last request's where they are the same,
-    /// built anew (and kept for the next request) where not.
+    /// (`None` without credentials or a token): kept from the last request for a path of the
+    /// same slot where they are the same, built anew (and kept) where not.
     fn url_and_authorization(
         &self,
         path: &str,
         credentials: Option<&Arc<Credentials>>,
     ) -> Result<(reqwest::Url, Option<HeaderValue>), Error> {
-        let last = self.inner.last.load();
+        let slot = &self.inner.recent[url_slot(path)];
+        let last = slot.load();
         let last = last.as_deref();
         let last_url = last.filter(|l| *l.path == *path).map(|l| &l.url);
         let last_credentials = last.and_then(|l| l.credentials.as_ref());
@@ -340,7 +353,7 @@ impl Client {
             _ => last_credentials.cloned(),
         };
         let authorization = credentials.and(kept.as_ref()).and_then(|(_, a)| a.clone());
-        self.inner.last.store(Some(Arc::new(Last {
+        slot.store(Some(Arc::new(Recent {
             path: path.into(),
             url: url.clone(),
             credentials: kept,
