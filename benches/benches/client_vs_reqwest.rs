@@ -128,6 +128,20 @@ impl Standin {
         }
     }
 
+    /// A client of the default chain in a pod of this server (in-cluster wins; the proxy
+    /// source is pinned to a closed port), and the service-account directory it reads.
+    async fn client(&self) -> (Client, ServiceAccountDir) {
+        let (dir, env) = self.pod();
+        let client = Client::builder()
+            .environment(Arc::new(env))
+            .serviceaccount_dir(dir.path())
+            .proxy_url("http://127.0.0.1:1")
+            .build()
+            .await
+            .unwrap();
+        (client, dir)
+    }
+
     /// The full URLs of `paths` on this server.
     fn urls(&self, paths: &[String]) -> Vec<String> {
         paths
@@ -277,14 +291,7 @@ async fn interleaved(
 }
 
 async fn client_vs_reqwest(server: &Standin, runs: usize, requests: usize, block: usize) {
-    let (dir, env) = server.pod();
-    let client = Client::builder()
-        .environment(Arc::new(env))
-        .serviceaccount_dir(dir.path())
-        .proxy_url("http://127.0.0.1:1")
-        .build()
-        .await
-        .unwrap();
+    let (client, _dir) = server.client().await;
     let with_timeouts = raw_reqwest(server, true);
     let bare = raw_reqwest(server, false);
     let aa = raw_reqwest(server, true);
@@ -338,14 +345,7 @@ async fn client_vs_reqwest(server: &Standin, runs: usize, requests: usize, block
 async fn only_one(server: &Standin, variant: &str, requests: usize) {
     match variant {
         "client" => {
-            let (dir, env) = server.pod();
-            let client = Client::builder()
-                .environment(Arc::new(env))
-                .serviceaccount_dir(dir.path())
-                .proxy_url("http://127.0.0.1:1")
-                .build()
-                .await
-                .unwrap();
+            let (client, _dir) = server.client().await;
             println!(
                 "RESULT only client rps={:.0}",
                 Variant::Client(&client, &paths())
