@@ -34,6 +34,9 @@ struct Inner {
     host: Option<HeaderValue>,
     /// What recent requests were built from, by [`url_slot`] of their paths.
     recent: [ArcSwapOption<Recent>; URL_SLOTS],
+    /// The `Authorization` value of the latest credentials, which the slots share (its
+    /// clones share one buffer: one copy of the token outside `secrecy`, not one per slot).
+    authorization: ArcSwapOption<(Arc<Credentials>, Option<HeaderValue>)>,
     /// The builder's clock: it decides whether a refused token has expired.
     clock: Arc<dyn Clock>,
     /// The client certificate presented by new connections, when there is one.
@@ -49,9 +52,10 @@ struct Recent {
     /// The request's path with its query, and its URL on the endpoint.
     path: Box<str>,
     url: reqwest::Url,
-    /// The credentials `authorization` was made from (compared by identity, never by value),
-    /// and their `Authorization` value (marked sensitive; `None` without a token). This copy
-    /// of the token lives until the credentials change.
+    /// The credentials of that request (compared by identity, never by value) and their
+    /// `Authorization` value (marked sensitive; `None` without a token), a clone of the
+    /// client's shared one: the token's bytes outside `secrecy` exist once, until the
+    /// credentials change.
     credentials: Option<(Arc<Credentials>, Option<HeaderValue>)>,
 }
 
@@ -102,6 +106,7 @@ impl Client {
                 http,
                 host,
                 recent: std::array::from_fn(|_| ArcSwapOption::empty()),
+                authorization: ArcSwapOption::empty(),
                 clock,
             }),
         })
@@ -347,9 +352,10 @@ impl Client {
                 .map_err(|reason| self.invalid(&reason))?,
         };
         let kept = match credentials {
-            Some(credentials) if !same_credentials => {
-                Some((Arc::clone(credentials), self.bearer_header(credentials)?))
-            }
+            Some(credentials) if !same_credentials => Some((
+                Arc::clone(credentials),
+                self.shared_authorization(credentials)?,
+            )),
             _ => last_credentials.cloned(),
         };
         let authorization = credentials.and(kept.as_ref()).and_then(|(_, a)| a.clone());
@@ -359,6 +365,23 @@ impl Client {
             credentials: kept,
         })));
         Ok((url, authorization))
+    }
+
+    /// The `Authorization` value of `credentials`, built once for all the slots.
+    fn shared_authorization(
+        &self,
+        credentials: &Arc<Credentials>,
+    ) -> Result<Option<HeaderValue>, Error> {
+        if let Some(kept) = self.inner.authorization.load().as_deref() {
+            if Arc::ptr_eq(&kept.0, credentials) {
+                return Ok(kept.1.clone());
+            }
+        }
+        let value = self.bearer_header(credentials)?;
+        self.inner
+            .authorization
+            .store(Some(Arc::new((Arc::clone(credentials), value.clone()))));
+        Ok(value)
     }
 
     async fn send(&self, request: reqwest::Request, path: &str) -> Result<Response<Bytes>, Error> {
