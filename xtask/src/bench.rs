@@ -33,7 +33,7 @@ fn bench() -> Result<(), String> {
     if !Path::new("/usr/bin/time").exists() {
         return Err("/usr/bin/time is missing (Debian: apt-get install time)".to_owned());
     }
-    step(Command::new(cargo()).args([
+    step(cargo().args([
         "build",
         "--release",
         "--quiet",
@@ -99,7 +99,7 @@ fn bench() -> Result<(), String> {
     println!();
 
     println!("## cargo bench -p kubecred-bench\n");
-    let output = Command::new(cargo())
+    let output = cargo()
         .args(["bench", "-p", "kubecred-bench"])
         .current_dir(workspace_root())
         .stderr(Stdio::inherit())

@@ -3,7 +3,7 @@
 //! Each step prints its command before it runs, with the workspace root as the working
 //! directory, so a failure can be reproduced by copying the line.
 
-use std::process::{Command, ExitCode};
+use std::process::ExitCode;
 
 /// One check: a name for messages, cargo's arguments, and extra environment variables.
 struct Step {
@@ -47,7 +47,7 @@ pub(crate) fn run() -> ExitCode {
     for (index, step) in STEPS.iter().enumerate() {
         let line = step.command_line();
         println!("[{}/{}] $ {line}", index + 1, STEPS.len());
-        let status = Command::new(crate::cargo())
+        let status = crate::cargo()
             .args(step.args)
             .envs(step.env.iter().copied())
             .current_dir(crate::workspace_root())

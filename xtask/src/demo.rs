@@ -384,7 +384,7 @@ impl Kubecred {
             "demo: building kubecred (cargo {}; a first build takes a few minutes)",
             args.join(" ")
         );
-        let status = Command::new(crate::cargo())
+        let status = crate::cargo()
             .args(args)
             .current_dir(crate::workspace_root())
             .status()

@@ -17,9 +17,8 @@ mod demo;
 #[cfg(test)]
 mod tidy;
 
-use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
+use std::process::{Command, ExitCode};
 
 const USAGE: &str = "\
 usage: cargo xtask TASK
@@ -60,9 +59,29 @@ fn workspace_root() -> &'static Path {
         .expect("xtask lives one level below the workspace root")
 }
 
-/// The `cargo` that runs us (Cargo sets `CARGO`), else the one on `PATH`.
-fn cargo() -> OsString {
-    std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into())
+/// A command of the `cargo` that runs us (Cargo sets `CARGO`), else of the one on `PATH`,
+/// without the variables `cargo run` gave this process about the xtask package
+/// (`CARGO_MANIFEST_DIR`, `CARGO_PKG_*`, ...): build scripts such as ring's are fingerprinted
+/// on them, so an inner build that inherits them and the outer one would keep rebuilding
+/// each other's crates.
+fn cargo() -> Command {
+    let mut command = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    for (name, _) in std::env::vars_os() {
+        let Some(name) = name.to_str() else { continue };
+        let of_the_package = name.starts_with("CARGO_PKG_")
+            || matches!(
+                name,
+                "CARGO_MANIFEST_DIR"
+                    | "CARGO_MANIFEST_PATH"
+                    | "CARGO_CRATE_NAME"
+                    | "CARGO_BIN_NAME"
+                    | "CARGO_PRIMARY_PACKAGE"
+            );
+        if of_the_package {
+            command.env_remove(name);
+        }
+    }
+    command
 }
 
 /// Cargo's target directory: `CARGO_TARGET_DIR` (relative to the workspace root when
