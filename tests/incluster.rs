@@ -6,7 +6,7 @@ use std::time::{Duration, UNIX_EPOCH};
 use bytes::Bytes;
 use kubecred_client::{Client, Error};
 use kubecred_core::{ManualClock, MapEnvironment};
-use kubecred_testing::{ApiServer, Authentication, ServiceAccountDir, ServiceAccountFiles};
+use kubecred_testing::{ApiServer, Authentication};
 
 use crate::support::*;
 
@@ -94,26 +94,11 @@ async fn refused_jwt_at(now: u64) -> (Error, usize) {
         .token("someone-else", "not-the-pods-token")
         .start()
         .unwrap();
-    let dir = ServiceAccountDir::new(
-        &ServiceAccountFiles::new()
-            .token(EXPIRING_JWT)
-            .ca_crt(server.ca_pem()),
-    )
-    .unwrap();
-    let env = MapEnvironment::new([
-        ("KUBERNETES_SERVICE_HOST", server.host()),
-        ("KUBERNETES_SERVICE_PORT", server.port().to_string()),
-    ]);
+    let pod = Pod::with_server_and_token(server, EXPIRING_JWT);
     let clock = ManualClock::new(UNIX_EPOCH + Duration::from_secs(now));
-    let client = Client::builder()
-        .environment(Arc::new(env))
-        .serviceaccount_dir(dir.path())
-        .clock(Arc::new(clock))
-        .build()
-        .await
-        .unwrap();
+    let client = pod.builder().clock(Arc::new(clock)).build().await.unwrap();
     let error = client.get("/api").await.unwrap_err();
-    (error, server.requests().len())
+    (error, pod.server.requests().len())
 }
 
 #[tokio::test]

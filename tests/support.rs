@@ -24,9 +24,14 @@ impl Pod {
     }
 
     pub(crate) fn with_server(server: ApiServer) -> Self {
+        Self::with_server_and_token(server, &format!("{TOKEN}\n"))
+    }
+
+    /// A pod whose token file holds `token`.
+    pub(crate) fn with_server_and_token(server: ApiServer, token: &str) -> Self {
         let dir = ServiceAccountDir::new(
             &ServiceAccountFiles::new()
-                .token(format!("{TOKEN}\n"))
+                .token(token)
                 .ca_crt(server.ca_pem())
                 .namespace("team-a"),
         )
