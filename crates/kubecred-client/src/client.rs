@@ -1,5 +1,6 @@
 //! `Client`: sends requests to the resolved endpoint with the current credentials.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -159,54 +160,52 @@ impl Client {
     /// [`Error::Credentials`]; [`Error::TlsVerification`] when the server's certificate does
     /// not verify; [`Error::Transport`] for connection failures and timeouts.
     pub async fn request(&self, request: Request<Bytes>) -> Result<Response<Bytes>, Error> {
-        let inner = &self.inner;
-        let (parts, body) = request.into_parts();
-        if parts.uri.scheme().is_some() || parts.uri.authority().is_some() {
+        // The future of this function is moved and polled on every request: what it holds
+        // across an await is kept small (the request, a few references, the send), and the
+        // rare paths (a retry, a re-read after a 401) are boxed, so that their state costs
+        // nothing to the requests that never take them.
+        let uri = request.uri();
+        if uri.scheme().is_some() || uri.authority().is_some() {
             return Err(self.invalid("the request URI must be a path, not an absolute URL"));
         }
-        let path = parts
-            .uri
-            .path_and_query()
-            .map(|pq| pq.as_str())
-            .unwrap_or("/");
-        let credentials = if parts.headers.contains_key(AUTHORIZATION) {
-            crate::builder::check_token_allowed(&inner.endpoint)
+        let path = uri.path_and_query().map(|pq| pq.as_str()).unwrap_or("/");
+        let credentials = if request.headers().contains_key(AUTHORIZATION) {
+            crate::builder::check_token_allowed(&self.inner.endpoint)
                 .map_err(|e| self.invalid(&format!("the Authorization header is refused: {e}")))?;
             None
         } else {
             Some(self.current_credentials().await?)
         };
-        let (url, authorization) = self.url_and_authorization(path, credentials.as_ref())?;
-
-        // The first send takes the URL and the header value; a retry, which is rare, makes
-        // its own.
-        let first = self.prepare(&parts, &body, url, authorization);
-        let again = || {
-            let (url, authorization) = self.url_and_authorization(path, credentials.as_ref())?;
-            Ok(self.prepare(&parts, &body, url, authorization))
-        };
         let response = self
-            .send_idempotent_retry(&parts.method, first, again, path)
+            .send_with_retry(&request, path, credentials.as_ref())
             .await?;
-        let Some(rejected) = credentials.filter(|c| c.token().is_some()) else {
-            return Ok(response);
-        };
-        if response.status() != StatusCode::UNAUTHORIZED {
-            return Ok(response);
+        match credentials {
+            Some(rejected)
+                if response.status() == StatusCode::UNAUTHORIZED && rejected.token().is_some() =>
+            {
+                Box::pin(self.after_unauthorized(&request, path, &rejected, response)).await
+            }
+            _ => Ok(response),
         }
-        match inner.credentials.refresh(&rejected).await {
+    }
+
+    /// The answer to a request whose token the server refused with `response` (a `401`):
+    /// the source re-reads its credentials once; when the token changed, the request is sent
+    /// once more with it, and its answer is the request's; otherwise `response` is.
+    async fn after_unauthorized(
+        &self,
+        request: &Request<Bytes>,
+        path: &str,
+        rejected: &Arc<Credentials>,
+        response: Response<Bytes>,
+    ) -> Result<Response<Bytes>, Error> {
+        let inner = &self.inner;
+        match inner.credentials.refresh(rejected).await {
             Ok(fresh) => {
                 let changed = fresh.token().map(|t| t.expose_secret())
                     != rejected.token().map(|t| t.expose_secret());
                 if changed {
-                    let resend = || {
-                        let (url, authorization) =
-                            self.url_and_authorization(path, Some(&fresh))?;
-                        Ok(self.prepare(&parts, &body, url, authorization))
-                    };
-                    return self
-                        .send_idempotent_retry(&parts.method, resend()?, resend, path)
-                        .await;
+                    return self.send_with_retry(request, path, Some(&fresh)).await;
                 }
             }
             Err(error) => tracing::warn!(
@@ -266,41 +265,44 @@ impl Client {
         Ok(credentials)
     }
 
-    /// Sends `first`; when the server closed a kept-alive connection under it (it rotated
-    /// its certificate, restarted, or timed the connection out) and the method is
-    /// idempotent, sends the request `again` makes once more, on a new connection, as Go's
-    /// HTTP client does.
-    async fn send_idempotent_retry(
+    /// Sends `request` (whose URI's path and query are `path`) with `credentials`; when the
+    /// server closed a kept-alive connection under it (it rotated its certificate, restarted,
+    /// or timed the connection out) and the method is idempotent, sends it once more, on a
+    /// new connection, as Go's HTTP client does.
+    async fn send_with_retry(
         &self,
-        method: &http::Method,
-        first: reqwest::Request,
-        again: impl FnOnce() -> Result<reqwest::Request, Error>,
+        request: &Request<Bytes>,
         path: &str,
+        credentials: Option<&Arc<Credentials>>,
     ) -> Result<Response<Bytes>, Error> {
-        match self.send(first, path).await {
+        let first = self.prepare(request, path, credentials)?;
+        let outcome = self.send(first, path).await;
+        match outcome {
             Err(Error::Transport { source, url, .. })
-                if method.is_idempotent() && transport::closed_under_request(&source) =>
+                if request.method().is_idempotent() && transport::closed_under_request(&source) =>
             {
                 tracing::debug!(source = %self.inner.source_name, %url, "connection closed under the request; retrying once");
-                self.send(again()?, path).await
+                let again = self.prepare(request, path, credentials)?;
+                Box::pin(self.send(again, path)).await
             }
             other => other,
         }
     }
 
     /// The request to send: the caller's method, headers and body, with the client's
-    /// `User-Agent`, `Host` and `Authorization` added where the caller set none.
+    /// `User-Agent`, `Host` and `Authorization` (of `credentials`) added where the caller set
+    /// none.
     fn prepare(
         &self,
-        parts: &http::request::Parts,
-        body: &Bytes,
-        url: reqwest::Url,
-        authorization: Option<HeaderValue>,
-    ) -> reqwest::Request {
-        let mut request = reqwest::Request::new(parts.method.clone(), url);
-        let headers = request.headers_mut();
+        request: &Request<Bytes>,
+        path: &str,
+        credentials: Option<&Arc<Credentials>>,
+    ) -> Result<reqwest::Request, Error> {
+        let (url, authorization) = self.url_and_authorization(path, credentials)?;
+        let mut prepared = reqwest::Request::new(request.method().clone(), url);
+        let headers = prepared.headers_mut();
         // Cloning the caller's map costs nothing when it is empty, as it usually is.
-        *headers = parts.headers.clone();
+        *headers = request.headers().clone();
         if !headers.contains_key(USER_AGENT) {
             headers.insert(USER_AGENT, HeaderValue::from_static(USER_AGENT_VALUE));
         }
@@ -312,10 +314,10 @@ impl Client {
         if let Some(value) = authorization {
             headers.insert(AUTHORIZATION, value);
         }
-        if !body.is_empty() {
-            *request.body_mut() = Some(body.clone().into());
+        if !request.body().is_empty() {
+            *prepared.body_mut() = Some(request.body().clone().into());
         }
-        request
+        Ok(prepared)
     }
 
     /// The URL of `path` on the endpoint, and the `Authorization` value of `credentials`
@@ -384,41 +386,55 @@ impl Client {
         Ok(value)
     }
 
-    async fn send(&self, request: reqwest::Request, path: &str) -> Result<Response<Bytes>, Error> {
+    /// Sends `request` (for `path`, which errors name) and reads its answer in full.
+    ///
+    /// Not an `async fn`: the request is handed to reqwest before the future is made, so
+    /// that the future holds reqwest's small handle rather than the request.
+    fn send<'a>(
+        &'a self,
+        request: reqwest::Request,
+        path: &'a str,
+    ) -> impl Future<Output = Result<Response<Bytes>, Error>> + Send + 'a {
+        let pending = self.inner.http.execute(request);
+        async move {
+            let transport_error = |source| self.transport_error(source, path);
+            let mut response = pending.await.map_err(transport_error)?;
+            let (status, version) = (response.status(), response.version());
+            let headers = std::mem::take(response.headers_mut());
+            let body = response.bytes().await.map_err(transport_error)?;
+            let mut response = Response::new(body);
+            *response.status_mut() = status;
+            *response.version_mut() = version;
+            *response.headers_mut() = headers;
+            Ok(response)
+        }
+    }
+
+    /// The error for a request for `path` that failed in reqwest with `source`.
+    fn transport_error(&self, source: reqwest::Error, path: &str) -> Error {
         let inner = &self.inner;
-        let transport_error = |source: reqwest::Error| {
-            // The URL is in our message already.
-            let source = source.without_url();
-            let url = inner
-                .endpoint
-                .url_for(path)
-                .map_or_else(|_| path.to_owned(), String::from);
-            let name = inner.source_name.clone();
-            match transport::tls_failure(&source, inner.identity.is_some()) {
-                Some(transport::TlsFailure::ServerCertificate) => Error::TlsVerification {
-                    name,
-                    url,
-                    trust: inner.endpoint.trust().to_string(),
-                    source,
-                },
-                Some(transport::TlsFailure::ClientCertificateRejected) => {
-                    Error::ClientCertificateRejected { name, url, source }
-                }
-                Some(transport::TlsFailure::ClientCertificateRequired) => {
-                    Error::ClientCertificateRequired { name, url, source }
-                }
-                None => Error::Transport { name, url, source },
+        // The URL is in our message already.
+        let source = source.without_url();
+        let url = inner
+            .endpoint
+            .url_for(path)
+            .map_or_else(|_| path.to_owned(), String::from);
+        let name = inner.source_name.clone();
+        match transport::tls_failure(&source, inner.identity.is_some()) {
+            Some(transport::TlsFailure::ServerCertificate) => Error::TlsVerification {
+                name,
+                url,
+                trust: inner.endpoint.trust().to_string(),
+                source,
+            },
+            Some(transport::TlsFailure::ClientCertificateRejected) => {
+                Error::ClientCertificateRejected { name, url, source }
             }
-        };
-        let mut response = inner.http.execute(request).await.map_err(transport_error)?;
-        let (status, version) = (response.status(), response.version());
-        let headers = std::mem::take(response.headers_mut());
-        let body = response.bytes().await.map_err(transport_error)?;
-        let mut response = Response::new(body);
-        *response.status_mut() = status;
-        *response.version_mut() = version;
-        *response.headers_mut() = headers;
-        Ok(response)
+            Some(transport::TlsFailure::ClientCertificateRequired) => {
+                Error::ClientCertificateRequired { name, url, source }
+            }
+            None => Error::Transport { name, url, source },
+        }
     }
 
     fn invalid(&self, reason: &str) -> Error {
