@@ -86,3 +86,79 @@ async fn a_failing_mocked_source_fails_the_build_with_its_error() {
     );
     assert!(server.requests().is_empty());
 }
+
+/// A user's own source whose credentials are always at hand, counting how often each of its
+/// methods is asked.
+#[derive(Debug, Default)]
+struct AtHand {
+    awaited: std::sync::atomic::AtomicUsize,
+    at_hand: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl CredentialSource for AtHand {
+    fn name(&self) -> &str {
+        "at-hand"
+    }
+
+    async fn credentials(&self) -> Result<Arc<Credentials>, SourceError> {
+        self.awaited
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Ok(bearer("new-token"))
+    }
+
+    fn current(&self) -> Option<Arc<Credentials>> {
+        self.at_hand
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Some(bearer("new-token"))
+    }
+}
+
+#[tokio::test]
+async fn requests_take_credentials_at_hand_without_awaiting_the_source() {
+    use std::sync::atomic::Ordering::SeqCst;
+    let server = ApiServer::builder()
+        .token("new", "new-token")
+        .start()
+        .unwrap();
+    let source = Arc::new(AtHand::default());
+    let client = client_for(&server, Arc::clone(&source) as _).await.unwrap();
+    let awaited_by_build = source.awaited.load(SeqCst);
+    for _ in 0..3 {
+        assert_eq!(client.get("/api").await.unwrap().status(), 200);
+    }
+    assert_eq!(source.at_hand.load(SeqCst), 3, "asked once per request");
+    assert_eq!(
+        source.awaited.load(SeqCst),
+        awaited_by_build,
+        "never awaited by a request"
+    );
+    assert_eq!(server.requests().len(), 3);
+}
+
+#[tokio::test]
+async fn a_mocked_source_is_asked_for_its_credentials_on_every_request() {
+    // The mock's `current` is the trait's default (`None`): its expectations see every
+    // request, as they did before the fast path existed.
+    let server = ApiServer::builder()
+        .token("new", "new-token")
+        .start()
+        .unwrap();
+    let mut source = MockCredentialSource::new();
+    source.expect_name().return_const("mocked".to_owned());
+    let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = Arc::clone(&calls);
+    source.expect_credentials().returning(move || {
+        counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Ok(bearer("new-token"))
+    });
+    let client = client_for(&server, Arc::new(source)).await.unwrap();
+    let by_build = calls.load(std::sync::atomic::Ordering::SeqCst);
+    for _ in 0..3 {
+        assert_eq!(client.get("/api").await.unwrap().status(), 200);
+    }
+    assert_eq!(
+        calls.load(std::sync::atomic::Ordering::SeqCst),
+        by_build + 3
+    );
+}

@@ -763,6 +763,10 @@ impl CredentialSource for Anonymous {
     async fn credentials(&self) -> Result<Arc<Credentials>, SourceError> {
         Ok(Arc::new(Credentials::anonymous()))
     }
+
+    fn current(&self) -> Option<Arc<Credentials>> {
+        Some(Arc::new(Credentials::anonymous()))
+    }
 }
 
 /// Stands in for the endpoint while only credentials were given; resolving it fails.

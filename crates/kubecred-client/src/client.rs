@@ -249,16 +249,20 @@ impl Client {
         })
     }
 
+    /// The source's current credentials: at hand ([`CredentialSource::current`]) on almost
+    /// every request, awaited when the source must read them.
     async fn current_credentials(&self) -> Result<Arc<Credentials>, Error> {
-        let credentials = self
-            .inner
-            .credentials
-            .credentials()
-            .await
-            .map_err(|error| Error::Credentials {
-                name: self.inner.source_name.clone(),
-                error,
-            })?;
+        let source = &self.inner.credentials;
+        let credentials = match source.current() {
+            Some(credentials) => credentials,
+            None => source
+                .credentials()
+                .await
+                .map_err(|error| Error::Credentials {
+                    name: self.inner.source_name.clone(),
+                    error,
+                })?,
+        };
         if let Some(identity) = &self.inner.identity {
             identity.follow(&credentials);
         }

@@ -213,6 +213,14 @@ impl<T: Expiring> Cached<T> {
         }
     }
 
+    /// The cached value when it is not due, with one clock read and two atomic loads (no
+    /// lock, no I/O); `None` when the cache is empty or due, for [`Cached::get`] to re-read.
+    pub fn current(&self) -> Option<Arc<T>> {
+        let now = to_nanos(self.clock.now());
+        let value = self.current.load_full()?;
+        (now < self.due.load(Ordering::Acquire)).then_some(value)
+    }
+
     /// Re-reads now unless the cached value is no longer `stale` (another caller already
     /// re-read it): concurrent callers that saw the same stale value cause one read.
     ///
@@ -378,6 +386,35 @@ mod tests {
         assert_eq!(cache.loads(), 2, "one failed re-read, not one per call");
         clock.advance(Duration::from_secs(10));
         assert_eq!(read(&cache, "recovered"), "recovered");
+    }
+
+    #[test]
+    fn the_value_is_at_hand_until_due_and_after_a_failed_re_read() {
+        let clock = clock();
+        let cache = Cached::new("token", RefreshPolicy::TOKEN, Arc::new(clock.clone()));
+        let at_hand = |cache: &Cached<Credentials>| {
+            cache
+                .current()
+                .map(|c| c.token().unwrap().expose_secret().to_owned())
+        };
+        assert_eq!(at_hand(&cache), None, "nothing read yet");
+        read(&cache, "one");
+        clock.advance(Duration::from_secs(59));
+        assert_eq!(at_hand(&cache).as_deref(), Some("one"));
+        clock.advance(Duration::from_secs(1));
+        assert_eq!(at_hand(&cache), None, "due: get must re-read");
+        assert_eq!(cache.loads(), 1, "current never reads");
+        // A failed re-read keeps the value at hand until the retry is due.
+        let kept = cache
+            .get(|| Err(SourceError::not_applicable("gone")))
+            .unwrap();
+        assert_eq!(kept.token().unwrap().expose_secret(), "one");
+        clock.advance(Duration::from_secs(9));
+        assert_eq!(at_hand(&cache).as_deref(), Some("one"));
+        clock.advance(Duration::from_secs(1));
+        assert_eq!(at_hand(&cache), None);
+        assert_eq!(read(&cache, "two"), "two");
+        assert_eq!(at_hand(&cache).as_deref(), Some("two"));
     }
 
     #[test]

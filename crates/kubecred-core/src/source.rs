@@ -37,13 +37,16 @@ pub trait ApiEndpoint: Send + Sync + Debug {
 /// - [`CredentialSource::credentials`] returns the current credentials. After the first call
 ///   it must be cheap: no lock and no file I/O on the request path (a cached `Arc`, refreshed
 ///   in the background or when due). The first call may read files.
+/// - [`CredentialSource::current`] is the synchronous fast path the client asks first on
+///   every request: the credentials `credentials()` would return at that moment when the
+///   source has them at hand (cached, not due for a re-read), `None` otherwise (the default),
+///   and the client then awaits `credentials()`.
 /// - [`CredentialSource::refresh`] re-reads now; the client calls it after a `401`, passing
 ///   the credentials the server refused, so that concurrent `401`s cause one re-read: a
 ///   source whose current credentials are already newer than `rejected` returns them without
 ///   reading. A failed re-read returns the error and keeps the last good value.
 /// - Errors follow the same taxonomy as [`ApiEndpoint`]: *not applicable* or *failed*, naming
 ///   the variable or file, never the secret.
-#[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
 pub trait CredentialSource: Send + Sync + Debug {
     /// The source's name in every message.
@@ -52,12 +55,46 @@ pub trait CredentialSource: Send + Sync + Debug {
     /// The current credentials.
     async fn credentials(&self) -> Result<Arc<Credentials>, SourceError>;
 
+    /// The current credentials when the source has them at hand, without waiting, locking or
+    /// reading a file: a cached value that is not due for a re-read. `None` when the caller
+    /// must await [`CredentialSource::credentials`] (the cache is empty, or due); the default
+    /// answers `None` always, which is correct for every source, only slower.
+    ///
+    /// The client asks this first on every request: a call of an `async` trait method costs
+    /// an allocated future, about 1% of a request's time on loopback (BENCHMARKS.md, figure
+    /// 3). A source that answers `Some` answers what `credentials()` would at that moment.
+    fn current(&self) -> Option<Arc<Credentials>> {
+        None
+    }
+
     /// Re-reads the credentials now, after the API server refused `rejected` with a `401`.
     /// The default returns [`CredentialSource::credentials`], for sources whose credentials
     /// never change.
     async fn refresh(&self, rejected: &Arc<Credentials>) -> Result<Arc<Credentials>, SourceError> {
         let _ = rejected;
         self.credentials().await
+    }
+}
+
+#[cfg(feature = "mock")]
+mockall::mock! {
+    /// A `mockall` mock of [`CredentialSource`] (feature `mock`): expectations for `name`,
+    /// `credentials` and `refresh`. Its `current` is the trait's default (`None`), so a client
+    /// asks the mock's `credentials` on every request, where the expectations are.
+    pub CredentialSource {}
+
+    #[async_trait]
+    impl CredentialSource for CredentialSource {
+        fn name(&self) -> &str;
+        async fn credentials(&self) -> Result<Arc<Credentials>, SourceError>;
+        async fn refresh(&self, rejected: &Arc<Credentials>) -> Result<Arc<Credentials>, SourceError>;
+    }
+}
+
+#[cfg(feature = "mock")]
+impl Debug for MockCredentialSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MockCredentialSource")
     }
 }
 
@@ -86,6 +123,9 @@ macro_rules! forward {
             }
             async fn credentials(&self) -> Result<Arc<Credentials>, SourceError> {
                 (**self).credentials().await
+            }
+            fn current(&self) -> Option<Arc<Credentials>> {
+                (**self).current()
             }
             async fn refresh(&self, rejected: &Arc<Credentials>) -> Result<Arc<Credentials>, SourceError> {
                 (**self).refresh(rejected).await
@@ -141,5 +181,9 @@ impl CredentialSource for StaticSource {
 
     async fn credentials(&self) -> Result<Arc<Credentials>, SourceError> {
         Ok(Arc::clone(&self.credentials))
+    }
+
+    fn current(&self) -> Option<Arc<Credentials>> {
+        Some(Arc::clone(&self.credentials))
     }
 }

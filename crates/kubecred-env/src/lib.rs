@@ -421,6 +421,11 @@ impl CredentialSource for EnvSource {
         self.credentials.get(|| self.load())
     }
 
+    /// The cached credentials while they are not due for a re-read.
+    fn current(&self) -> Option<Arc<Credentials>> {
+        self.credentials.current()
+    }
+
     /// Re-reads the variables and files now, unless another caller already replaced
     /// `rejected`. On failure the last good credentials stay cached and the error is returned.
     async fn refresh(&self, rejected: &Arc<Credentials>) -> Result<Arc<Credentials>, SourceError> {

@@ -290,6 +290,11 @@ impl CredentialSource for InCluster {
         self.token.get(|| self.read_token())
     }
 
+    /// The cached token while it is not due for a re-read.
+    fn current(&self) -> Option<Arc<Credentials>> {
+        self.token.current()
+    }
+
     /// Re-reads the token file now, unless another caller already replaced `rejected`. On
     /// failure the last good token stays cached and the error is returned.
     async fn refresh(&self, rejected: &Arc<Credentials>) -> Result<Arc<Credentials>, SourceError> {

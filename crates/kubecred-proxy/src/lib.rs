@@ -273,6 +273,11 @@ impl CredentialSource for ProxySource {
     async fn credentials(&self) -> Result<Arc<Credentials>, SourceError> {
         Ok(Arc::new(Credentials::anonymous()))
     }
+
+    /// Always anonymous, always at hand.
+    fn current(&self) -> Option<Arc<Credentials>> {
+        Some(Arc::new(Credentials::anonymous()))
+    }
 }
 
 /// Builds a [`ProxySource`].
