@@ -1,5 +1,6 @@
 //! Unit tests with the `mock` feature's mocks, as users write them.
 
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
 
 use kubecred_client::Client;
@@ -29,16 +30,21 @@ async fn client_for(
         .await
 }
 
+/// A stand-in API server that accepts the bearer token `new-token` (labelled `new`).
+fn accepting_new_token() -> ApiServer {
+    ApiServer::builder()
+        .token("new", "new-token")
+        .start()
+        .unwrap()
+}
+
 fn bearer(token: &str) -> Arc<Credentials> {
     Arc::new(Credentials::bearer(token.to_owned().into()))
 }
 
 #[tokio::test]
 async fn a_mocked_source_is_refreshed_exactly_once_after_a_401() {
-    let server = ApiServer::builder()
-        .token("new", "new-token")
-        .start()
-        .unwrap();
+    let server = accepting_new_token();
     let mut source = MockCredentialSource::new();
     source.expect_name().return_const("mocked".to_owned());
     source
@@ -91,8 +97,8 @@ async fn a_failing_mocked_source_fails_the_build_with_its_error() {
 /// methods is asked.
 #[derive(Debug, Default)]
 struct AtHand {
-    awaited: std::sync::atomic::AtomicUsize,
-    at_hand: std::sync::atomic::AtomicUsize,
+    awaited: AtomicUsize,
+    at_hand: AtomicUsize,
 }
 
 #[async_trait::async_trait]
@@ -102,25 +108,19 @@ impl CredentialSource for AtHand {
     }
 
     async fn credentials(&self) -> Result<Arc<Credentials>, SourceError> {
-        self.awaited
-            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.awaited.fetch_add(1, SeqCst);
         Ok(bearer("new-token"))
     }
 
     fn current(&self) -> Option<Arc<Credentials>> {
-        self.at_hand
-            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.at_hand.fetch_add(1, SeqCst);
         Some(bearer("new-token"))
     }
 }
 
 #[tokio::test]
 async fn requests_take_credentials_at_hand_without_awaiting_the_source() {
-    use std::sync::atomic::Ordering::SeqCst;
-    let server = ApiServer::builder()
-        .token("new", "new-token")
-        .start()
-        .unwrap();
+    let server = accepting_new_token();
     let source = Arc::new(AtHand::default());
     let client = client_for(&server, Arc::clone(&source) as _).await.unwrap();
     let awaited_by_build = source.awaited.load(SeqCst);
@@ -140,25 +140,19 @@ async fn requests_take_credentials_at_hand_without_awaiting_the_source() {
 async fn a_mocked_source_is_asked_for_its_credentials_on_every_request() {
     // The mock's `current` is the trait's default (`None`): its expectations see every
     // request, as they did before the fast path existed.
-    let server = ApiServer::builder()
-        .token("new", "new-token")
-        .start()
-        .unwrap();
+    let server = accepting_new_token();
     let mut source = MockCredentialSource::new();
     source.expect_name().return_const("mocked".to_owned());
-    let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let calls = Arc::new(AtomicUsize::new(0));
     let counted = Arc::clone(&calls);
     source.expect_credentials().returning(move || {
-        counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        counted.fetch_add(1, SeqCst);
         Ok(bearer("new-token"))
     });
     let client = client_for(&server, Arc::new(source)).await.unwrap();
-    let by_build = calls.load(std::sync::atomic::Ordering::SeqCst);
+    let by_build = calls.load(SeqCst);
     for _ in 0..3 {
         assert_eq!(client.get("/api").await.unwrap().status(), 200);
     }
-    assert_eq!(
-        calls.load(std::sync::atomic::Ordering::SeqCst),
-        by_build + 3
-    );
+    assert_eq!(calls.load(SeqCst), by_build + 3);
 }
