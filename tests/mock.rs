@@ -1,4 +1,4 @@
-//! Unit tests with the `mock` feature's mocks, as users write them.
+//! Unit tests with the `mock` feature's mocks and with a source of a user's own, as users write them.
 
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
