@@ -1,4 +1,5 @@
-//! Unit tests with the `mock` feature's mocks and with a source of a user's own, as users write them.
+//! Unit tests with the `mock` feature's mocks, and with a user's own source, as users write
+//! them.
 
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
