@@ -187,6 +187,34 @@ async fn a_token_deleted_after_start_keeps_working_and_warns_once() {
 }
 
 #[tokio::test]
+async fn a_revoked_token_whose_file_is_gone_is_re_read_once_per_back_off_not_per_401() {
+    let pod = Pod::new();
+    let clock = clock();
+    let source = in_cluster(&pod, &clock);
+    let client = client(&source).await;
+    std::fs::remove_file(pod.dir.token_path()).unwrap();
+    assert!(pod.server.revoke_token("pod"));
+    let logs = LogCapture::start();
+    for _ in 0..5 {
+        let error = client.get("/api").await.unwrap_err();
+        assert!(error.to_string().contains("401 Unauthorized"), "{error}");
+    }
+    let warned = logs.take();
+    assert_eq!(source.token_reads(), 2, "the first read and one after the first 401");
+    assert_eq!(
+        warned.matches("keeping the last good value").count(),
+        1,
+        "{warned}"
+    );
+    // Once the back-off has passed, the next 401 re-reads again, once.
+    clock.advance(Duration::from_secs(10));
+    for _ in 0..3 {
+        client.get("/api").await.unwrap_err();
+    }
+    assert_eq!(source.token_reads(), 3);
+}
+
+#[tokio::test]
 async fn client_certificate_files_re_read_as_a_pair_are_presented_by_new_connections() {
     let server = kubecred_testing::ApiServer::start().unwrap();
     let alice = server.ca().issue_client_certificate("alice").unwrap();

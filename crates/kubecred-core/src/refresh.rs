@@ -159,6 +159,9 @@ pub struct Cached<T> {
     due: AtomicU64,
     /// Set while one caller re-reads on schedule.
     refreshing: AtomicBool,
+    /// After a failed read, when the next one may come (nanoseconds since the Unix epoch; 0
+    /// after a successful one): forced re-reads keep to it too.
+    retry_not_before: AtomicU64,
     /// Serialises forced re-reads (after a `401`) and first loads.
     forced: Mutex<()>,
     loads: AtomicU64,
@@ -174,6 +177,7 @@ impl<T: Expiring> Cached<T> {
             current: ArcSwapOption::empty(),
             due: AtomicU64::new(0),
             refreshing: AtomicBool::new(false),
+            retry_not_before: AtomicU64::new(0),
             forced: Mutex::new(()),
             loads: AtomicU64::new(0),
         }
@@ -202,6 +206,11 @@ impl<T: Expiring> Cached<T> {
             {
                 return Ok(value);
             }
+            if now < self.due.load(Ordering::Acquire) {
+                // Another caller re-read it between our look at `due` and the flag.
+                self.refreshing.store(false, Ordering::Release);
+                return Ok(self.current.load_full().unwrap_or(value));
+            }
             let result = self.load_and_store(load);
             self.refreshing.store(false, Ordering::Release);
             return Ok(result.unwrap_or(value));
@@ -222,7 +231,10 @@ impl<T: Expiring> Cached<T> {
     }
 
     /// Re-reads now unless the cached value is no longer `stale` (another caller already
-    /// re-read it): concurrent callers that saw the same stale value cause one read.
+    /// re-read it): concurrent callers that saw the same stale value cause one read. Within
+    /// [`RefreshPolicy::retry_after_failure`] of a failed read it does not read again and
+    /// returns the cached value, so that a run of `401`s with a broken file causes one read
+    /// and one warning per back-off, not one per request (DESIGN.md's refresh rule).
     ///
     /// # Errors
     ///
@@ -234,7 +246,9 @@ impl<T: Expiring> Cached<T> {
     ) -> Result<Arc<T>, SourceError> {
         let _one = self.forced.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(value) = self.current.load_full() {
-            if !Arc::ptr_eq(&value, stale) {
+            let backing_off =
+                to_nanos(self.clock.now()) < self.retry_not_before.load(Ordering::Acquire);
+            if !Arc::ptr_eq(&value, stale) || backing_off {
                 return Ok(value);
             }
         }
@@ -273,13 +287,13 @@ impl<T: Expiring> Cached<T> {
                 let value = Arc::new(value);
                 self.current.store(Some(Arc::clone(&value)));
                 self.due.store(to_nanos(due), Ordering::Release);
+                self.retry_not_before.store(0, Ordering::Release);
                 Ok(value)
             }
             Err(error) => {
-                self.due.store(
-                    to_nanos(later(now, self.policy.retry_after_failure)),
-                    Ordering::Release,
-                );
+                let retry = to_nanos(later(now, self.policy.retry_after_failure));
+                self.due.store(retry, Ordering::Release);
+                self.retry_not_before.store(retry, Ordering::Release);
                 if self.current.load().is_some() {
                     tracing::warn!(
                         what = %self.what,
@@ -415,6 +429,39 @@ mod tests {
         assert_eq!(at_hand(&cache), None);
         assert_eq!(read(&cache, "two"), "two");
         assert_eq!(at_hand(&cache).as_deref(), Some("two"));
+    }
+
+    #[test]
+    fn a_failed_forced_re_read_is_not_repeated_before_the_retry_is_due() {
+        let clock = clock();
+        let cache = Cached::new("token", RefreshPolicy::TOKEN, Arc::new(clock.clone()));
+        let stale = cache.get(|| token("revoked")).unwrap();
+        let gone = || {
+            Err(SourceError::EmptyFile {
+                what: "token",
+                path: "/t".into(),
+            })
+        };
+        assert!(cache.refresh(&stale, gone).is_err(), "the first failure is returned");
+        for _ in 0..5 {
+            // A 401 on every request: the cached value, no read, no warning.
+            let kept = cache.refresh(&stale, || token("unread")).unwrap();
+            assert!(Arc::ptr_eq(&kept, &stale));
+        }
+        assert_eq!(cache.loads(), 2, "one failed re-read, not one per 401");
+        clock.advance(Duration::from_secs(10));
+        let fresh = cache.refresh(&stale, || token("rotated")).unwrap();
+        assert_eq!(fresh.token().unwrap().expose_secret(), "rotated");
+        // After a success, forced re-reads are no longer held back.
+        assert_eq!(
+            cache
+                .refresh(&fresh, || token("again"))
+                .unwrap()
+                .token()
+                .unwrap()
+                .expose_secret(),
+            "again"
+        );
     }
 
     #[test]

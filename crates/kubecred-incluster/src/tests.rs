@@ -295,14 +295,18 @@ async fn a_deleted_token_file_keeps_the_last_good_token_and_warns() {
     assert_eq!(logs.take(), "");
     assert_eq!(s.token_reads(), 2);
 
-    let err = s
-        .refresh(&s.credentials().await.unwrap())
-        .await
-        .unwrap_err();
+    // A 401 within those 10 s does not re-read either: it gets the last good token back.
+    let stale = s.credentials().await.unwrap();
+    assert!(Arc::ptr_eq(&s.refresh(&stale).await.unwrap(), &stale));
+    assert_eq!(s.token_reads(), 2);
+    // After them, it re-reads, and the error names the file.
+    clock.advance(Duration::from_secs(10));
+    let err = s.refresh(&stale).await.unwrap_err();
     assert!(
         matches!(err, SourceError::FileNotFound { what: "token", .. }),
         "{err:?}"
     );
+    assert_eq!(s.token_reads(), 3);
 }
 
 #[tokio::test]
