@@ -200,7 +200,11 @@ async fn a_revoked_token_whose_file_is_gone_is_re_read_once_per_back_off_not_per
         assert!(error.to_string().contains("401 Unauthorized"), "{error}");
     }
     let warned = logs.take();
-    assert_eq!(source.token_reads(), 2, "the first read and one after the first 401");
+    assert_eq!(
+        source.token_reads(),
+        2,
+        "the first read and one after the first 401"
+    );
     assert_eq!(
         warned.matches("keeping the last good value").count(),
         1,

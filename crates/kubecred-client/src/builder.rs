@@ -409,7 +409,7 @@ impl ClientBuilder {
             } => {
                 let credentials = credentials
                     .clone()
-                    .unwrap_or_else(|| Arc::new(Anonymous(endpoint.name().to_owned())));
+                    .unwrap_or_else(|| Arc::new(Anonymous::new(endpoint.name())));
                 vec![Entry {
                     name: endpoint.name().to_owned(),
                     endpoint: Arc::clone(endpoint),
@@ -752,20 +752,33 @@ impl CredentialSource for NamedMisconfigured {
 
 /// The credentials of a hand-composed endpoint given none; named after the endpoint.
 #[derive(Debug)]
-struct Anonymous(String);
+struct Anonymous {
+    name: String,
+    /// One `Arc` for every request, so that the client keeps what it built from it.
+    credentials: Arc<Credentials>,
+}
+
+impl Anonymous {
+    fn new(name: &str) -> Self {
+        Self {
+            name: name.to_owned(),
+            credentials: Arc::new(Credentials::anonymous()),
+        }
+    }
+}
 
 #[async_trait::async_trait]
 impl CredentialSource for Anonymous {
     fn name(&self) -> &str {
-        &self.0
+        &self.name
     }
 
     async fn credentials(&self) -> Result<Arc<Credentials>, SourceError> {
-        Ok(Arc::new(Credentials::anonymous()))
+        Ok(Arc::clone(&self.credentials))
     }
 
     fn current(&self) -> Option<Arc<Credentials>> {
-        Some(Arc::new(Credentials::anonymous()))
+        Some(Arc::clone(&self.credentials))
     }
 }
 

@@ -202,6 +202,7 @@ impl Client {
         let inner = &self.inner;
         match inner.credentials.refresh(rejected).await {
             Ok(fresh) => {
+                self.follow_identity(&fresh);
                 let changed = fresh.token().map(|t| t.expose_secret())
                     != rejected.token().map(|t| t.expose_secret());
                 if changed {
@@ -263,10 +264,15 @@ impl Client {
                     error,
                 })?,
         };
-        if let Some(identity) = &self.inner.identity {
-            identity.follow(&credentials);
-        }
+        self.follow_identity(&credentials);
         Ok(credentials)
+    }
+
+    /// New connections present the client certificate of `credentials`, the latest read.
+    fn follow_identity(&self, credentials: &Arc<Credentials>) {
+        if let Some(identity) = &self.inner.identity {
+            identity.follow(credentials);
+        }
     }
 
     /// Sends `request` (whose URI's path and query are `path`) with `credentials`; when the

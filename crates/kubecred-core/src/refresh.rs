@@ -442,7 +442,10 @@ mod tests {
                 path: "/t".into(),
             })
         };
-        assert!(cache.refresh(&stale, gone).is_err(), "the first failure is returned");
+        assert!(
+            cache.refresh(&stale, gone).is_err(),
+            "the first failure is returned"
+        );
         for _ in 0..5 {
             // A 401 on every request: the cached value, no read, no warning.
             let kept = cache.refresh(&stale, || token("unread")).unwrap();

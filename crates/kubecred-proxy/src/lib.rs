@@ -73,6 +73,9 @@ pub struct ProxySource {
     url: String,
     setting: Setting,
     probe_timeout: Duration,
+    /// The credentials of every request: none. One `Arc`, so that the client sees the same
+    /// credentials each time and keeps what it built from them.
+    anonymous: Arc<Credentials>,
 }
 
 /// Where the URL came from, to name it in errors.
@@ -271,12 +274,12 @@ impl CredentialSource for ProxySource {
 
     /// Always anonymous: `kubectl proxy` adds its own credentials upstream.
     async fn credentials(&self) -> Result<Arc<Credentials>, SourceError> {
-        Ok(Arc::new(Credentials::anonymous()))
+        Ok(Arc::clone(&self.anonymous))
     }
 
     /// Always anonymous, always at hand.
     fn current(&self) -> Option<Arc<Credentials>> {
-        Some(Arc::new(Credentials::anonymous()))
+        Some(Arc::clone(&self.anonymous))
     }
 }
 
@@ -339,6 +342,7 @@ impl ProxySourceBuilder {
             url: self.url,
             setting: self.setting,
             probe_timeout: self.probe_timeout,
+            anonymous: Arc::new(Credentials::anonymous()),
         }
     }
 }
@@ -350,6 +354,16 @@ mod tests {
 
     fn source(url: &str) -> ProxySource {
         ProxySource::builder().url(url).build()
+    }
+
+    #[tokio::test]
+    async fn the_credentials_are_anonymous_and_the_same_every_time() {
+        let source = source(DEFAULT_URL);
+        let at_hand = source.current().unwrap();
+        assert!(at_hand.token().is_none() && at_hand.identity().is_none());
+        // The same `Arc`: the client keeps what it built from the last one.
+        assert!(Arc::ptr_eq(&at_hand, &source.current().unwrap()));
+        assert!(Arc::ptr_eq(&at_hand, &source.credentials().await.unwrap()));
     }
 
     #[tokio::test]
