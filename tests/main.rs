@@ -5,6 +5,7 @@ mod chain;
 mod incluster;
 mod mock;
 mod proxy;
+mod retry;
 mod rotation;
 mod secrets;
 mod support;

@@ -1,0 +1,172 @@
+//! A kept-alive connection that the server closes under a request (it rotated its certificate,
+//! restarted, or timed the connection out): an idempotent request is sent once more on a new
+//! connection, as Go's HTTP client does; any other is not.
+
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use kubecred_client::{Client, Error};
+use kubecred_core::{Credentials, Endpoint, StaticSource, Trust};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+/// One request as the server read it: the connection it came on (from 1), its head, its body.
+#[derive(Debug, Clone)]
+struct Seen {
+    connection: usize,
+    head: String,
+    body: Vec<u8>,
+}
+
+/// A plain-HTTP/1.1 server on loopback that answers every request `200` with keep-alive,
+/// except the second one, under which it closes the connection without answering.
+async fn closes_under_the_second_request() -> (String, Arc<Mutex<Vec<Seen>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = Arc::clone(&seen);
+    tokio::spawn(async move {
+        for connection in 1.. {
+            let (stream, _) = listener.accept().await.unwrap();
+            tokio::spawn(serve(stream, connection, Arc::clone(&log)));
+        }
+    });
+    (url, seen)
+}
+
+async fn serve(mut stream: TcpStream, connection: usize, seen: Arc<Mutex<Vec<Seen>>>) {
+    let mut buffer = Vec::new();
+    loop {
+        let Some(head_end) = read_until_head_end(&mut stream, &mut buffer).await else {
+            return;
+        };
+        let head = String::from_utf8_lossy(&buffer[..head_end]).into_owned();
+        let length = head
+            .lines()
+            .find_map(|line| {
+                let line = line.to_ascii_lowercase();
+                line.strip_prefix("content-length:")
+                    .map(|v| v.trim().parse::<usize>().unwrap())
+            })
+            .unwrap_or(0);
+        while buffer.len() < head_end + length {
+            if !read_more(&mut stream, &mut buffer).await {
+                return;
+            }
+        }
+        let body = buffer[head_end..head_end + length].to_vec();
+        buffer.drain(..head_end + length);
+        let number = {
+            let mut seen = seen.lock().unwrap();
+            seen.push(Seen {
+                connection,
+                head,
+                body,
+            });
+            seen.len()
+        };
+        if number == 2 {
+            return; // closes the connection under the request
+        }
+        let answer =
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}";
+        stream.write_all(answer.as_bytes()).await.unwrap();
+    }
+}
+
+/// Reads until `buffer` holds a whole request head; its length, or `None` at end of stream.
+async fn read_until_head_end(stream: &mut TcpStream, buffer: &mut Vec<u8>) -> Option<usize> {
+    loop {
+        if let Some(i) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
+            return Some(i + 4);
+        }
+        if !read_more(stream, buffer).await {
+            return None;
+        }
+    }
+}
+
+async fn read_more(stream: &mut TcpStream, buffer: &mut Vec<u8>) -> bool {
+    let mut chunk = [0; 4096];
+    match stream.read(&mut chunk).await {
+        Ok(0) | Err(_) => false,
+        Ok(n) => {
+            buffer.extend_from_slice(&chunk[..n]);
+            true
+        }
+    }
+}
+
+/// A client of the server at `url` (plain http on loopback, where a token may go) with the
+/// bearer token `retry-token`.
+async fn client(url: &str) -> Client {
+    let source = StaticSource::new(
+        Endpoint::new(url.parse().unwrap(), Trust::PlainHttp),
+        Credentials::bearer("retry-token".to_owned().into()),
+    );
+    Client::builder()
+        .chain([Arc::new(source) as Arc<dyn kubecred_core::Source>])
+        .build()
+        .await
+        .unwrap()
+}
+
+fn request(method: &str, body: &'static [u8]) -> http::Request<Bytes> {
+    http::Request::builder()
+        .method(method)
+        .uri("/api/v1/namespaces/default/configmaps/c?fieldManager=t")
+        .body(Bytes::from_static(body))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn an_idempotent_request_is_sent_once_more_on_a_new_connection() {
+    for method in ["GET", "PUT", "DELETE"] {
+        let (url, seen) = closes_under_the_second_request().await;
+        let client = client(&url).await;
+        client.get("/api").await.unwrap();
+        let response = client.request(request(method, b"{\"data\":{}}")).await;
+        assert_eq!(response.unwrap().status(), 200, "{method}");
+        let seen = seen.lock().unwrap().clone();
+        assert_eq!(
+            seen.len(),
+            3,
+            "{method}: the first, the closed one, its retry"
+        );
+        let (closed, retry) = (&seen[1], &seen[2]);
+        assert_eq!(closed.connection, 1, "{method}");
+        assert_eq!(retry.connection, 2, "{method}: on a new connection");
+        assert_eq!(retry.body, closed.body, "{method}: the same body");
+        for head in [&closed.head, &retry.head] {
+            assert!(
+                head.starts_with(&format!(
+                    "{method} /api/v1/namespaces/default/configmaps/c?fieldManager=t "
+                )),
+                "{head}"
+            );
+            assert!(head.contains("authorization: Bearer retry-token"), "{head}");
+            assert!(head.contains("user-agent: kubecred/"), "{head}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_post_is_not_sent_again_and_the_error_names_the_url() {
+    for method in ["POST", "PATCH"] {
+        let (url, seen) = closes_under_the_second_request().await;
+        let client = client(&url).await;
+        client.get("/api").await.unwrap();
+        let error = client.request(request(method, b"{}")).await.unwrap_err();
+        assert!(
+            matches!(error, Error::Transport { .. }),
+            "{method}: {error:?}"
+        );
+        assert!(
+            error.to_string().contains(&format!(
+                "{url}/api/v1/namespaces/default/configmaps/c?fieldManager=t"
+            )),
+            "{error}"
+        );
+        assert_eq!(seen.lock().unwrap().len(), 2, "{method}: sent once");
+    }
+}
