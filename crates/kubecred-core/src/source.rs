@@ -44,7 +44,9 @@ pub trait ApiEndpoint: Send + Sync + Debug {
 /// - [`CredentialSource::refresh`] re-reads now; the client calls it after a `401`, passing
 ///   the credentials the server refused, so that concurrent `401`s cause one re-read: a
 ///   source whose current credentials are already newer than `rejected` returns them without
-///   reading. A failed re-read returns the error and keeps the last good value.
+///   reading. A failed re-read returns the error and keeps the last good value; a source may
+///   then answer its current value without reading until its back-off has passed (`Cached`:
+///   min(period, 10 s)), so that a run of `401`s does not read and warn on every request.
 /// - Errors follow the same taxonomy as [`ApiEndpoint`]: *not applicable* or *failed*, naming
 ///   the variable or file, never the secret.
 #[async_trait]

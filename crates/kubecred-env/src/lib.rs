@@ -427,7 +427,9 @@ impl CredentialSource for EnvSource {
     }
 
     /// Re-reads the variables and files now, unless another caller already replaced
-    /// `rejected`. On failure the last good credentials stay cached and the error is returned.
+    /// `rejected` or a read failed less than min(period, 10 s) ago (then the cached
+    /// credentials are returned). On failure the last good credentials stay cached and the
+    /// error is returned.
     async fn refresh(&self, rejected: &Arc<Credentials>) -> Result<Arc<Credentials>, SourceError> {
         self.credentials.refresh(rejected, || self.load())
     }

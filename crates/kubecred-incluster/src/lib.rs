@@ -295,7 +295,8 @@ impl CredentialSource for InCluster {
         self.token.current()
     }
 
-    /// Re-reads the token file now, unless another caller already replaced `rejected`. On
+    /// Re-reads the token file now, unless another caller already replaced `rejected` or a
+    /// read failed less than min(period, 10 s) ago (then the cached token is returned). On
     /// failure the last good token stays cached and the error is returned.
     async fn refresh(&self, rejected: &Arc<Credentials>) -> Result<Arc<Credentials>, SourceError> {
         self.token.refresh(rejected, || self.read_token())
