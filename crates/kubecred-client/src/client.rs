@@ -151,7 +151,9 @@ impl Client {
     /// appended to the endpoint's URL. The client adds `Authorization: Bearer …` (unless the
     /// request has its own) and `User-Agent: kubecred/<version>` (unless it has its own).
     /// A `401` answer to a request the client authenticated makes the source re-read its
-    /// credentials once; when they changed, the request is sent once more.
+    /// credentials once (unless its last read failed less than 10 s ago); when they changed,
+    /// the request is sent once more. A safe request (`GET`, `HEAD`, …) whose kept-alive
+    /// connection the server closed under it is sent once more on a new connection.
     ///
     /// # Errors
     ///
@@ -277,8 +279,10 @@ impl Client {
 
     /// Sends `request` (whose URI's path and query are `path`) with `credentials`; when the
     /// server closed a kept-alive connection under it (it rotated its certificate, restarted,
-    /// or timed the connection out) and the method is idempotent, sends it once more, on a
-    /// new connection, as Go's HTTP client does.
+    /// or timed the connection out) and the method is safe (`GET`, `HEAD`, `OPTIONS`,
+    /// `TRACE`), sends it once more, on a new connection, as Go's HTTP client does
+    /// (`Request.isReplayable`). Never a write: a `DELETE` the server carried out before the
+    /// connection dropped would come back `404`, a `PUT` `409`, a success reported as a failure.
     async fn send_with_retry(
         &self,
         request: &Request<Bytes>,
@@ -289,7 +293,7 @@ impl Client {
         let outcome = self.send(first, path).await;
         match outcome {
             Err(Error::Transport { source, url, .. })
-                if request.method().is_idempotent() && transport::closed_under_request(&source) =>
+                if request.method().is_safe() && transport::closed_under_request(&source) =>
             {
                 tracing::debug!(source = %self.inner.source_name, %url, "connection closed under the request; retrying once");
                 let again = self.prepare(request, path, credentials)?;

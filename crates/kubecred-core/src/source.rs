@@ -47,6 +47,10 @@ pub trait ApiEndpoint: Send + Sync + Debug {
 ///   reading. A failed re-read returns the error and keeps the last good value; a source may
 ///   then answer its current value without reading until its back-off has passed (`Cached`:
 ///   min(period, 10 s)), so that a run of `401`s does not read and warn on every request.
+/// - While the credentials do not change, return the same `Arc` (clones of one): the client
+///   compares credentials by identity, and builds the `Authorization` value and loads the
+///   client certificate again for every new one (a source that makes a new `Arc` per call is
+///   correct, only slower, and logs the certificate's re-read each time).
 /// - Errors follow the same taxonomy as [`ApiEndpoint`]: *not applicable* or *failed*, naming
 ///   the variable or file, never the secret.
 #[async_trait]

@@ -49,7 +49,8 @@
 //! of its lifetime, through an atomic `..data` symlink swap), and so can `ca.crt`. The token
 //! is cached behind an atomic pointer ([`kubecred_core::Cached`]) and re-read through the path
 //! every 60 s, or 10 s before its JWT `exp` when sooner, and at once after a `401`
-//! ([`CredentialSource::refresh`]); a failed re-read keeps the last good token. `ca.crt` is a
+//! ([`CredentialSource::refresh`]); a failed re-read keeps the last good token, and the next
+//! one, on schedule or after a `401`, comes no sooner than 10 s later. `ca.crt` is a
 //! [`kubecred_core::CaFile`], re-read every 300 s for new connections.
 
 use std::net::Ipv6Addr;
