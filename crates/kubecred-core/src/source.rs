@@ -53,6 +53,74 @@ pub trait ApiEndpoint: Send + Sync + Debug {
 ///   correct, only slower, and logs the certificate's re-read each time).
 /// - Errors follow the same taxonomy as [`ApiEndpoint`]: *not applicable* or *failed*, naming
 ///   the variable or file, never the secret.
+///
+/// # Example: a source of your own
+///
+/// A token file that another program rotates, re-read every 60 s (and 10 s before a JWT's
+/// `exp`, and after a `401`) by [`Cached`](crate::Cached), which gives `credentials`,
+/// `current` and `refresh` the semantics above. The trait is `async` through the
+/// [`async-trait`](https://docs.rs/async-trait) crate: implement it with `#[async_trait]`. A
+/// client takes it with `ClientBuilder::credentials` next to any endpoint (a
+/// [`StaticSource`], say), or in a chain when it is an [`ApiEndpoint`] too.
+///
+/// ```
+/// use std::path::PathBuf;
+/// use std::sync::Arc;
+///
+/// use async_trait::async_trait;
+/// use kubecred_core::{
+///     read_token_file, Cached, CredentialSource, Credentials, RefreshPolicy, SourceError,
+///     SystemClock,
+/// };
+///
+/// #[derive(Debug)]
+/// struct TokenFile {
+///     path: PathBuf,
+///     token: Cached<Credentials>,
+/// }
+///
+/// impl TokenFile {
+///     fn new(path: PathBuf) -> Self {
+///         let what = format!("token file {}", path.display()); // named in warnings
+///         let token = Cached::new(what, RefreshPolicy::TOKEN, Arc::new(SystemClock));
+///         Self { path, token }
+///     }
+///
+///     fn read(&self) -> Result<Credentials, SourceError> {
+///         read_token_file(&self.path).map(Credentials::bearer)
+///     }
+/// }
+///
+/// #[async_trait]
+/// impl CredentialSource for TokenFile {
+///     fn name(&self) -> &str {
+///         "token-file"
+///     }
+///
+///     async fn credentials(&self) -> Result<Arc<Credentials>, SourceError> {
+///         self.token.get(|| self.read())
+///     }
+///
+///     fn current(&self) -> Option<Arc<Credentials>> {
+///         self.token.current()
+///     }
+///
+///     async fn refresh(&self, rejected: &Arc<Credentials>) -> Result<Arc<Credentials>, SourceError> {
+///         self.token.refresh(rejected, || self.read())
+///     }
+/// }
+///
+/// # let dir = std::env::temp_dir().join(format!("kubecred-doc-{}", std::process::id()));
+/// # std::fs::create_dir_all(&dir).unwrap();
+/// # std::fs::write(dir.join("token"), "my-token\n").unwrap();
+/// let source = TokenFile::new(dir.join("token"));
+/// assert!(source.current().is_none(), "nothing read yet: a client awaits credentials()");
+/// let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+/// let read = runtime.block_on(source.credentials()).unwrap();
+/// // From now on, until the token is due, every request takes it at hand.
+/// assert!(Arc::ptr_eq(&read, &source.current().unwrap()));
+/// # std::fs::remove_dir_all(&dir).unwrap();
+/// ```
 #[async_trait]
 pub trait CredentialSource: Send + Sync + Debug {
     /// The source's name in every message.
