@@ -34,6 +34,15 @@ async fn client(source: &Arc<InCluster>) -> Client {
         .unwrap()
 }
 
+/// A pod of the stand-in, its in-cluster source on a test clock, and a client of that source.
+async fn pod_on_a_test_clock() -> (Pod, ManualClock, Arc<InCluster>, Client) {
+    let pod = Pod::new();
+    let clock = clock();
+    let source = in_cluster(&pod, &clock);
+    let client = client(&source).await;
+    (pod, clock, source, client)
+}
+
 fn labels(pod: &Pod) -> Vec<Authentication> {
     pod.server
         .requests()
@@ -62,10 +71,7 @@ fn token(label: &str) -> Authentication {
 
 #[tokio::test]
 async fn a_token_rotated_by_a_data_swap_is_used_after_the_period() {
-    let pod = Pod::new();
-    let clock = clock();
-    let source = in_cluster(&pod, &clock);
-    let client = client(&source).await;
+    let (pod, clock, _source, client) = pod_on_a_test_clock().await;
     pod.server.add_token("rotated", ROTATED_TOKEN);
     pod.rotate_token(ROTATED_TOKEN);
 
@@ -77,10 +83,7 @@ async fn a_token_rotated_by_a_data_swap_is_used_after_the_period() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_requests_at_the_due_moment_read_the_token_file_once() {
-    let pod = Pod::new();
-    let clock = clock();
-    let source = in_cluster(&pod, &clock);
-    let client = client(&source).await;
+    let (_pod, clock, source, client) = pod_on_a_test_clock().await;
     client.get("/api").await.unwrap();
     assert_eq!(source.token_reads(), 1);
 
@@ -99,10 +102,7 @@ async fn concurrent_requests_at_the_due_moment_read_the_token_file_once() {
 
 #[tokio::test]
 async fn the_ca_rotates_in_the_clusters_order_and_requests_keep_succeeding() {
-    let pod = Pod::new();
-    let clock = clock();
-    let source = in_cluster(&pod, &clock);
-    let client = client(&source).await;
+    let (pod, clock, _source, client) = pod_on_a_test_clock().await;
     client.get("/api").await.unwrap();
 
     let old_ca = pod.server.ca_pem();
@@ -132,10 +132,7 @@ async fn the_ca_rotates_in_the_clusters_order_and_requests_keep_succeeding() {
 
 #[tokio::test]
 async fn a_ca_crt_swapped_to_garbage_keeps_the_old_roots_and_warns() {
-    let pod = Pod::new();
-    let clock = clock();
-    let source = in_cluster(&pod, &clock);
-    let client = client(&source).await;
+    let (pod, clock, _source, client) = pod_on_a_test_clock().await;
     client.get("/api").await.unwrap();
 
     pod.dir
@@ -167,10 +164,7 @@ async fn a_ca_crt_swapped_to_garbage_keeps_the_old_roots_and_warns() {
 
 #[tokio::test]
 async fn a_token_deleted_after_start_keeps_working_and_warns_once() {
-    let pod = Pod::new();
-    let clock = clock();
-    let source = in_cluster(&pod, &clock);
-    let client = client(&source).await;
+    let (pod, clock, source, client) = pod_on_a_test_clock().await;
     std::fs::remove_file(pod.dir.token_path()).unwrap();
     clock.advance(Duration::from_secs(60));
     let logs = LogCapture::start();
@@ -188,10 +182,7 @@ async fn a_token_deleted_after_start_keeps_working_and_warns_once() {
 
 #[tokio::test]
 async fn a_revoked_token_whose_file_is_gone_is_re_read_once_per_back_off_not_per_401() {
-    let pod = Pod::new();
-    let clock = clock();
-    let source = in_cluster(&pod, &clock);
-    let client = client(&source).await;
+    let (pod, clock, source, client) = pod_on_a_test_clock().await;
     std::fs::remove_file(pod.dir.token_path()).unwrap();
     assert!(pod.server.revoke_token("pod"));
     let logs = LogCapture::start();
@@ -266,10 +257,7 @@ async fn client_certificate_files_re_read_as_a_pair_are_presented_by_new_connect
 
 #[tokio::test]
 async fn a_ca_crt_whose_certificate_cannot_be_a_root_warns_once_and_keeps_the_old_roots() {
-    let pod = Pod::new();
-    let clock = clock();
-    let source = in_cluster(&pod, &clock);
-    let client = client(&source).await;
+    let (pod, clock, _source, client) = pod_on_a_test_clock().await;
     client.get("/api").await.unwrap();
     // Well-formed PEM around bytes that are no certificate.
     let broken = "-----BEGIN CERTIFICATE-----\nAAAAAAAA\n-----END CERTIFICATE-----\n";
