@@ -48,6 +48,11 @@ pub enum Error {
         source: io::Error,
     },
 
+    /// A [`Pod`](crate::Pod)'s service-account directory could not be written or rewritten
+    /// (the error names the file or symlink).
+    #[error("cannot write the pod's service-account directory: {0}")]
+    ServiceAccountDir(io::Error),
+
     /// `kubectl proxy` could not be started, or exited before it served.
     #[error("cannot start `kubectl proxy`: {problem}")]
     Kubectl {

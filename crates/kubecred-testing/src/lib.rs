@@ -1,5 +1,6 @@
-//! Test doubles for programs that reach a Kubernetes API server: a stand-in API server and a
-//! service-account directory builder, for kubecred's tests and its users'.
+//! Test doubles for programs that reach a Kubernetes API server: a stand-in API server, a
+//! service-account directory builder and a pod made of the two, for kubecred's tests and its
+//! users'.
 //!
 //! - [`ApiServer`] is a stand-in kube-apiserver on a loopback address: HTTPS with its own
 //!   [`CertificateAuthority`], bearer-token and client-certificate authentication, `401` with
@@ -47,6 +48,31 @@
 //! # }
 //! ```
 //!
+//! - [`Pod`] (built by [`PodBuilder`]) is the two together, as a pod sees them: a server that
+//!   accepts the pod's token, a directory holding it and the server's CA, and the variables
+//!   that point a program at them — the kubelet's ([`SERVICE_HOST_VAR`],
+//!   [`SERVICE_PORT_VAR`]; [`kubelet_vars`] for a server elsewhere), kubecred's
+//!   ([`SERVICEACCOUNT_DIR_VAR`]) or the env source's ([`ENV_HOST_VAR`],
+//!   [`ENV_TOKEN_FILE_VAR`], [`ENV_CA_FILE_VAR`]), and as shell ([`Pod::exports`],
+//!   [`export_lines`], read back as a shell does with [`eval_exports`]). The `serve` example
+//!   runs one as a process, to try a program of one's own against it:
+//!   `cargo run -p kubecred-testing --example serve`.
+//! - [`closed_port`] and [`closed_proxy_url`]: a loopback port where nothing listens, to pin
+//!   a probe (kubecred's proxy source) where it finds nothing.
+//!
+//! ```
+//! use kubecred_testing::{Pod, SERVICEACCOUNT_DIR_VAR};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let pod = Pod::start()?;
+//! let vars = pod.in_cluster_vars(); // host, port, and the directory
+//! assert_eq!(vars[2], (SERVICEACCOUNT_DIR_VAR.to_owned(), pod.dir.path().display().to_string()));
+//! let proxy_url = kubecred_testing::closed_proxy_url()?; // pin the proxy source here
+//! # let _ = proxy_url;
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! - [`KubectlProxy`] runs the real `kubectl proxy` (from `PATH`) against an [`ApiServer`],
 //!   over TCP, IPv6 or a unix socket, ready when it has printed its "Starting to serve" line.
 //!
@@ -61,6 +87,8 @@ mod error;
 #[cfg(unix)]
 mod kubectl;
 mod logs;
+#[cfg(unix)]
+mod pod;
 mod responses;
 mod server;
 #[cfg(unix)]
@@ -71,6 +99,12 @@ pub use error::Error;
 #[cfg(unix)]
 pub use kubectl::{kubeconfig_yaml, KubectlProxy, ProxyListen};
 pub use logs::LogCapture;
+#[cfg(unix)]
+pub use pod::{
+    closed_port, closed_proxy_url, eval_exports, export_lines, kubelet_vars, Pod, PodBuilder,
+    DEFAULT_POD_NAMESPACE, ENV_CA_FILE_VAR, ENV_HOST_VAR, ENV_TOKEN_FILE_VAR, POD_NAMESPACE_VAR,
+    POD_TOKEN, POD_TOKEN_LABEL, SERVICEACCOUNT_DIR_VAR, SERVICE_HOST_VAR, SERVICE_PORT_VAR,
+};
 pub use server::{
     ApiServer, ApiServerBuilder, Authentication, RecordedRequest, SERVING_CERTIFICATE_SANS,
 };
