@@ -125,7 +125,7 @@ fn builder(cli: &Cli) -> ClientBuilder {
         builder = builder.env_prefix(prefix);
     }
     if let Some(dir) = &cli.serviceaccount_dir {
-        builder = builder.serviceaccount_dir(dir);
+        builder = builder.serviceaccount_dir_from(dir, "--serviceaccount-dir");
     }
     if let Some(seconds) = cli.timeout {
         let timeout = Duration::from_secs(seconds);
@@ -179,6 +179,8 @@ async fn run(cli: Cli) -> ExitCode {
                 Err(error) => {
                     let hint = if error.report().is_some() {
                         "\n(run `kubecred explain` to see every source's outcome)"
+                    } else if matches!(error, kubecred_client::Error::Timeout { .. }) {
+                        "\n(--timeout SECONDS sets the request limit, and the connect limit up to 10 s)"
                     } else {
                         ""
                     };

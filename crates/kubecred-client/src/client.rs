@@ -4,14 +4,17 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use arc_swap::ArcSwapOption;
 use bytes::Bytes;
 use http::header::{HeaderValue, AUTHORIZATION, HOST, USER_AGENT};
 use http::{Request, Response, StatusCode};
-use kubecred_core::{Clock, CredentialSource, Credentials, Endpoint, ExposeSecret, SourceError};
+use kubecred_core::{
+    ApiEndpoint, Clock, CredentialSource, Credentials, Endpoint, ExposeSecret, SourceError,
+};
 use serde::de::DeserializeOwned;
 
-use crate::{transport, ClientBuilder, Error};
+use crate::recent::RecentRequests;
+use crate::resolve::{Chosen, Timeouts};
+use crate::{policy, status, transport, ClientBuilder, ComposedBuilder, Error, TimeLimit};
 
 /// `User-Agent` of every request unless the caller sets one: `kubecred/<version>`.
 pub const USER_AGENT_VALUE: &str = concat!("kubecred/", env!("CARGO_PKG_VERSION"));
@@ -33,43 +36,14 @@ struct Inner {
     http: reqwest::Client,
     /// The endpoint's `Host` header, when it needs one.
     host: Option<HeaderValue>,
-    /// What recent requests were built from, by [`url_slot`] of their paths.
-    recent: [ArcSwapOption<Recent>; URL_SLOTS],
-    /// The `Authorization` value of the latest credentials, which the slots share (its
-    /// clones share one buffer: one copy of the token outside `secrecy`, not one per slot).
-    authorization: ArcSwapOption<(Arc<Credentials>, Option<HeaderValue>)>,
+    /// The URL and `Authorization` value of recent requests.
+    recent: RecentRequests,
     /// The builder's clock: it decides whether a refused token has expired.
     clock: Arc<dyn Clock>,
     /// The client certificate presented by new connections, when there is one.
     identity: Option<Arc<transport::IdentityResolver>>,
-}
-
-/// What a recent request was built from, reused by the next request whose path falls in the
-/// same slot where it still applies: programs ask for the same few paths again and again (a
-/// poll, a re-list) with the same credentials for minutes, and building and checking a `Url`
-/// or a header value anew costs more than the rest of the client's own work on a request.
-#[derive(Debug)]
-struct Recent {
-    /// The request's path with its query, and its URL on the endpoint.
-    path: Box<str>,
-    url: reqwest::Url,
-    /// The credentials of that request (compared by identity, never by value) and their
-    /// `Authorization` value (marked sensitive; `None` without a token), a clone of the
-    /// client's shared one: the token's bytes outside `secrecy` exist once, until the
-    /// credentials change.
-    credentials: Option<(Arc<Credentials>, Option<HeaderValue>)>,
-}
-
-/// How many recent requests a client keeps (direct-mapped by a hash of the path): enough for
-/// the few paths a program polls or re-lists in turn, small enough to cost nothing.
-const URL_SLOTS: usize = 16;
-
-/// The slot of `path` among [`URL_SLOTS`] (FNV-1a).
-fn url_slot(path: &str) -> usize {
-    let hash = path.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
-        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
-    });
-    (hash % URL_SLOTS as u64) as usize
+    /// The limits of each request, named in the error when one fires.
+    timeouts: Timeouts,
 }
 
 impl Client {
@@ -78,39 +52,28 @@ impl Client {
         ClientBuilder::new()
     }
 
-    /// # Errors
-    ///
-    /// [`SourceError::Refused`] when the endpoint's `Host` header is not a valid header value.
-    pub(crate) fn new(
-        source_name: String,
-        endpoint: Endpoint,
-        credentials: Arc<dyn CredentialSource>,
-        tls: Arc<rustls::ClientConfig>,
-        identity: Option<Arc<transport::IdentityResolver>>,
-        http: reqwest::Client,
-        clock: Arc<dyn Clock>,
-    ) -> Result<Self, SourceError> {
-        let host = endpoint
-            .host_header()
-            .map(HeaderValue::from_str)
-            .transpose()
-            .map_err(|_| SourceError::Refused {
-                reason: "the endpoint's Host header is not a valid header value".to_owned(),
-            })?;
-        Ok(Self {
+    /// The client of a resolved source (its Host header checked at resolution).
+    pub(crate) fn new(chosen: Chosen, clock: Arc<dyn Clock>, timeouts: Timeouts) -> Self {
+        Self {
             inner: Arc::new(Inner {
-                source_name,
-                endpoint,
-                credentials,
-                tls,
-                identity,
-                http,
-                host,
-                recent: std::array::from_fn(|_| ArcSwapOption::empty()),
-                authorization: ArcSwapOption::empty(),
+                source_name: chosen.name,
+                endpoint: chosen.endpoint,
+                credentials: chosen.credentials,
+                tls: chosen.tls,
+                identity: chosen.identity,
+                http: chosen.http,
+                host: chosen.host,
+                recent: RecentRequests::new(),
                 clock,
+                timeouts,
             }),
-        })
+        }
+    }
+
+    /// A builder for an endpoint composed by hand with credentials of any source (anonymous
+    /// unless [`ComposedBuilder::credentials`] gives some): see [`ComposedBuilder`].
+    pub fn composed(endpoint: Arc<dyn ApiEndpoint>) -> ComposedBuilder {
+        ComposedBuilder::new(endpoint)
     }
 
     /// The name of the source the client uses (`in-cluster`, ...).
@@ -172,7 +135,7 @@ impl Client {
         }
         let path = uri.path_and_query().map(|pq| pq.as_str()).unwrap_or("/");
         let credentials = if request.headers().contains_key(AUTHORIZATION) {
-            crate::builder::check_token_allowed(&self.inner.endpoint)
+            policy::authorization_allowed(&self.inner.endpoint)
                 .map_err(|e| self.invalid(&format!("the Authorization header is refused: {e}")))?;
             None
         } else {
@@ -335,69 +298,24 @@ impl Client {
     }
 
     /// The URL of `path` on the endpoint, and the `Authorization` value of `credentials`
-    /// (`None` without credentials or a token): kept from the last request for a path of the
-    /// same slot where they are the same, built anew (and kept) where not.
+    /// (`None` without credentials or a token), from the recent requests where they are the
+    /// same.
     fn url_and_authorization(
         &self,
         path: &str,
         credentials: Option<&Arc<Credentials>>,
     ) -> Result<(reqwest::Url, Option<HeaderValue>), Error> {
-        let slot = &self.inner.recent[url_slot(path)];
-        let last = slot.load();
-        let last = last.as_deref();
-        let last_url = last.filter(|l| *l.path == *path).map(|l| &l.url);
-        let last_credentials = last.and_then(|l| l.credentials.as_ref());
-        let same_credentials = match (credentials, last_credentials) {
-            (Some(now), Some((then, _))) => Arc::ptr_eq(now, then),
-            // A caller's own `Authorization` header: the kept value stays for the next one.
-            (None, _) => true,
-            (Some(_), None) => false,
-        };
-        if let (Some(url), true) = (last_url, same_credentials) {
-            let authorization = credentials
-                .and(last_credentials)
-                .and_then(|(_, a)| a.clone());
-            return Ok((url.clone(), authorization));
-        }
-        let url = match last_url {
-            Some(url) => url.clone(),
-            None => self
-                .inner
-                .endpoint
-                .url_for(path)
-                .map_err(|reason| self.invalid(&reason))?,
-        };
-        let kept = match credentials {
-            Some(credentials) if !same_credentials => Some((
-                Arc::clone(credentials),
-                self.shared_authorization(credentials)?,
-            )),
-            _ => last_credentials.cloned(),
-        };
-        let authorization = credentials.and(kept.as_ref()).and_then(|(_, a)| a.clone());
-        slot.store(Some(Arc::new(Recent {
-            path: path.into(),
-            url: url.clone(),
-            credentials: kept,
-        })));
-        Ok((url, authorization))
-    }
-
-    /// The `Authorization` value of `credentials`, built once for all the slots.
-    fn shared_authorization(
-        &self,
-        credentials: &Arc<Credentials>,
-    ) -> Result<Option<HeaderValue>, Error> {
-        if let Some(kept) = self.inner.authorization.load().as_deref() {
-            if Arc::ptr_eq(&kept.0, credentials) {
-                return Ok(kept.1.clone());
-            }
-        }
-        let value = self.bearer_header(credentials)?;
-        self.inner
-            .authorization
-            .store(Some(Arc::new((Arc::clone(credentials), value.clone()))));
-        Ok(value)
+        self.inner.recent.get(
+            path,
+            credentials,
+            |path| {
+                self.inner
+                    .endpoint
+                    .url_for(path)
+                    .map_err(|reason| self.invalid(&reason))
+            },
+            |credentials| self.bearer_header(credentials),
+        )
     }
 
     /// Sends `request` (for `path`, which errors name) and reads its answer in full.
@@ -447,6 +365,20 @@ impl Client {
             Some(transport::TlsFailure::ClientCertificateRequired) => {
                 Error::ClientCertificateRequired { name, url, source }
             }
+            None if source.is_timeout() => {
+                let limits = inner.timeouts;
+                let limit = if source.is_connect() {
+                    TimeLimit::Connect(limits.connect)
+                } else {
+                    TimeLimit::Request(limits.request)
+                };
+                Error::Timeout {
+                    name,
+                    url,
+                    limit,
+                    source,
+                }
+            }
             None => Error::Transport { name, url, source },
         }
     }
@@ -459,38 +391,12 @@ impl Client {
     }
 
     async fn status_error(&self, response: &Response<Bytes>) -> Error {
-        #[derive(serde::Deserialize)]
-        struct Status {
-            kind: Option<String>,
-            message: Option<String>,
-            reason: Option<String>,
-        }
-        let status = serde_json::from_slice::<Status>(response.body())
-            .ok()
-            .filter(|s| s.kind.as_deref() == Some("Status"));
-        let status_body = status.is_some();
-        let (mut message, reason) = match status {
-            Some(Status {
-                message: Some(m),
-                reason,
-                ..
-            }) if !m.is_empty() => (m, reason),
-            other => {
-                let body = String::from_utf8_lossy(response.body());
-                let body = body.trim();
-                let text = if body.is_empty() {
-                    response
-                        .status()
-                        .canonical_reason()
-                        .unwrap_or("no message")
-                        .to_owned()
-                } else {
-                    body.chars().take(200).collect()
-                };
-                (text, other.and_then(|s| s.reason))
-            }
-        };
-        if response.status() == StatusCode::FORBIDDEN && !status_body {
+        let status::Described {
+            mut message,
+            reason,
+            is_status,
+        } = status::describe(response.status(), response.body());
+        if response.status() == StatusCode::FORBIDDEN && !is_status {
             if let Some(hint) = self.inner.endpoint.forbidden_hint() {
                 message = format!("{message} ({hint})");
             }
@@ -499,7 +405,8 @@ impl Client {
             if let Some(expired_at) = self.expired_token().await {
                 message.push_str(&format!(
                     " (the token expired at {})",
-                    humantime::format_rfc3339_seconds(expired_at)
+                    crate::explain::rfc3339(expired_at)
+                        .unwrap_or_else(|| "a time after the year 9999".to_owned())
                 ));
             }
         }

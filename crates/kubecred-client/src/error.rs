@@ -1,5 +1,8 @@
 //! The client's errors.
 
+use std::fmt;
+use std::time::Duration;
+
 use http::StatusCode;
 use kubecred_core::SourceError;
 
@@ -9,7 +12,11 @@ use crate::Explanation;
 ///
 /// Every variant that concerns a source names it (`in-cluster: ...`), and none carries a
 /// secret: tokens and keys never reach an error.
-#[derive(Debug, thiserror::Error)]
+///
+/// `Debug` prints the variant's name and the message with its causes, not a dump of the
+/// fields (the report of every source is [`Error::report`]): a `main` that returns
+/// `Result<(), Error>` prints a line a person can act on.
+#[derive(thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// No source of the chain applies. The report lists every source and why it did not.
@@ -31,6 +38,14 @@ pub enum Error {
         error: SourceError,
         /// What each source found.
         report: Box<Explanation>,
+    },
+
+    /// kubecred itself could not set up its transport (the crypto provider or the HTTP
+    /// client): not the source's fault. Worth a bug report.
+    #[error("kubecred cannot set up its transport: {reason}")]
+    Internal {
+        /// What failed.
+        reason: String,
     },
 
     /// The builder was given an incomplete or contradictory set of inputs.
@@ -101,7 +116,22 @@ pub enum Error {
         source: reqwest::Error,
     },
 
-    /// Connecting, sending or reading failed (refused, timed out, reset, ...).
+    /// The request ran into one of the client's time limits; the message names the limit
+    /// and the builder method that changes it.
+    #[error("{name}: request to {url} timed out: {limit}")]
+    Timeout {
+        /// The source's name.
+        name: String,
+        /// The URL requested.
+        url: String,
+        /// Which limit fired.
+        limit: TimeLimit,
+        /// The transport error.
+        #[source]
+        source: reqwest::Error,
+    },
+
+    /// Connecting, sending or reading failed (refused, reset, ...).
     #[error("{name}: request to {url} failed")]
     Transport {
         /// The source's name.
@@ -141,6 +171,27 @@ pub enum Error {
     },
 }
 
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let variant = match self {
+            Error::NoSource { .. } => "NoSource",
+            Error::SourceFailed { .. } => "SourceFailed",
+            Error::Internal { .. } => "Internal",
+            Error::Config(_) => "Config",
+            Error::Credentials { .. } => "Credentials",
+            Error::InvalidRequest { .. } => "InvalidRequest",
+            Error::TlsVerification { .. } => "TlsVerification",
+            Error::ClientCertificateRejected { .. } => "ClientCertificateRejected",
+            Error::ClientCertificateRequired { .. } => "ClientCertificateRequired",
+            Error::Timeout { .. } => "Timeout",
+            Error::Transport { .. } => "Transport",
+            Error::Status { .. } => "Status",
+            Error::Decode { .. } => "Decode",
+        };
+        write!(f, "{variant}: {}", kubecred_core::error_chain(self))
+    }
+}
+
 impl Error {
     /// The report of every source's outcome, when this error comes from resolving a chain.
     pub fn report(&self) -> Option<&Explanation> {
@@ -156,5 +207,44 @@ impl Error {
             Error::Status { status, .. } => Some(*status),
             _ => None,
         }
+    }
+}
+
+/// The time limit an [`Error::Timeout`] ran into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TimeLimit {
+    /// No connection (TCP and TLS) within this long: [`crate::ClientBuilder::connect_timeout`]
+    /// (10 s by default).
+    Connect(Duration),
+    /// No complete answer within this long of sending: [`crate::ClientBuilder::timeout`] (30 s
+    /// by default).
+    Request(Duration),
+}
+
+impl fmt::Display for TimeLimit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TimeLimit::Connect(limit) => write!(
+                f,
+                "no connection within the connect limit of {} (ClientBuilder::connect_timeout changes it)",
+                seconds(*limit)
+            ),
+            TimeLimit::Request(limit) => write!(
+                f,
+                "no complete answer within the request limit of {} (ClientBuilder::timeout changes it)",
+                seconds(*limit)
+            ),
+        }
+    }
+}
+
+/// `10 s`, `0.5 s`.
+fn seconds(duration: Duration) -> String {
+    let secs = duration.as_secs_f64();
+    if secs.fract() == 0.0 {
+        format!("{secs:.0} s")
+    } else {
+        format!("{secs} s")
     }
 }

@@ -1,5 +1,6 @@
 //! The report of a chain's resolution: what `explain` prints and what a failed build carries.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::path::PathBuf;
 use std::time::SystemTime;
@@ -46,24 +47,39 @@ pub struct SourceReport {
     pub reason: String,
     /// Names of the environment variables it used or named.
     pub variables: Vec<String>,
-    /// Paths of the files it used or named.
+    /// Paths of the files it used or named (in JSON, a path that is not UTF-8 is written
+    /// with U+FFFD in place of the bytes that are not).
+    #[serde(serialize_with = "lossy_paths")]
     pub files: Vec<PathBuf>,
+}
+
+fn lossy_paths<S: serde::Serializer>(paths: &[PathBuf], serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_seq(paths.iter().map(|p| p.to_string_lossy()))
 }
 
 /// The kind and expiry of the chosen credentials: never the secret.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct CredentialReport {
-    /// `bearer-token`, `client-certificate` or `none`.
-    pub kind: String,
-    /// RFC 3339 (UTC, seconds), or `None` when unknown.
+    /// `bearer-token`, `client-certificate` or `none` in JSON and text.
+    #[serde(serialize_with = "kind_name")]
+    pub kind: CredentialKind,
+    /// RFC 3339 (UTC, seconds), or `None` when unknown or outside the years 1970 to 9999
+    /// (the report's warnings then say so).
     pub expires_at: Option<String>,
+}
+
+fn kind_name<S: serde::Serializer>(kind: &CredentialKind, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(kind.as_str())
 }
 
 /// Every source's outcome, in chain order, and what the chosen one resolved to.
 ///
-/// Serialises to the JSON shape of `kubecred explain --output json` (DESIGN.md); the fields of
-/// a choice that was not made are `null`. `Display` renders the text report.
+/// Serialises to the JSON shape of `kubecred explain --output json` (`sources` with `name`,
+/// `outcome`, `reason`, `variables` and `files`; `endpoint`, `namespace`, `trust`,
+/// `credential` with `kind` and `expires_at`, `warnings`); the fields of a choice that was not
+/// made are `null`. `Display` renders the text report, with control characters escaped as
+/// `\u{..}` so that no variable or path can send escape sequences to a terminal.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct Explanation {
@@ -99,9 +115,27 @@ impl Explanation {
             .join("; ")
     }
 
-    /// The report as pretty JSON (the shape of `kubecred explain --output json`).
+    /// The report as pretty JSON (the shape of `kubecred explain --output json`). Never
+    /// fails: every field serialises (paths that are not UTF-8 lossily).
     pub fn to_json(&self) -> String {
-        serde_json::to_string_pretty(self).expect("an Explanation always serialises")
+        serde_json::to_string_pretty(self).unwrap_or_else(|e| {
+            // Unreachable with the types above; still no panic on a report.
+            serde_json::json!({ "error": format!("the report does not serialise: {e}") })
+                .to_string()
+        })
+    }
+
+    /// The report of a builder whose inputs are contradictory (no source evaluated): the
+    /// problem as its one warning.
+    pub(crate) fn invalid(error: &crate::Error) -> Self {
+        Self {
+            sources: Vec::new(),
+            endpoint: None,
+            namespace: None,
+            trust: None,
+            credential: None,
+            warnings: vec![error.to_string()],
+        }
     }
 }
 
@@ -123,36 +157,67 @@ impl fmt::Display for Explanation {
                 }
                 _ => s.reason.clone(),
             };
-            writeln!(f, "  {:<12} {:<15} {reason}", s.name, s.outcome.as_str())?;
+            writeln!(
+                f,
+                "  {:<12} {:<15} {}",
+                escaped(&s.name),
+                s.outcome.as_str(),
+                escaped(&reason)
+            )?;
             if !s.variables.is_empty() {
-                writeln!(f, "  {:<28} variables: {}", "", s.variables.join(", "))?;
+                writeln!(
+                    f,
+                    "  {:<28} variables: {}",
+                    "",
+                    escaped(&s.variables.join(", "))
+                )?;
             }
             if !s.files.is_empty() {
                 let files: Vec<String> = s.files.iter().map(|p| p.display().to_string()).collect();
-                writeln!(f, "  {:<28} files: {}", "", files.join(", "))?;
+                writeln!(f, "  {:<28} files: {}", "", escaped(&files.join(", ")))?;
             }
         }
-        let or_none = |v: &Option<String>| v.clone().unwrap_or_else(|| "(none)".to_owned());
+        let or_none = |v: &Option<String>| {
+            v.as_deref()
+                .map_or_else(|| "(none)".to_owned(), |v| escaped(v).into_owned())
+        };
         writeln!(f, "endpoint:   {}", or_none(&self.endpoint))?;
         writeln!(f, "namespace:  {}", or_none(&self.namespace))?;
         writeln!(f, "verified by: {}", or_none(&self.trust))?;
         match &self.credential {
-            Some(c) if c.kind == CredentialKind::None.as_str() => {
+            Some(c) if c.kind == CredentialKind::None => {
                 writeln!(f, "credential: none (nothing secret is sent)")?
             }
             Some(c) => writeln!(
                 f,
                 "credential: {} (expires: {})",
-                c.kind,
+                c.kind.as_str(),
                 c.expires_at.as_deref().unwrap_or("unknown")
             )?,
             None => writeln!(f, "credential: (none)")?,
         }
         for w in &self.warnings {
-            writeln!(f, "warning:    {w}")?;
+            writeln!(f, "warning:    {}", escaped(w))?;
         }
         Ok(())
     }
+}
+
+/// `text` with its control characters (C0, DEL, C1: escape sequences, carriage returns,
+/// newlines) written as `\u{..}`, as the JSON rendering escapes them.
+fn escaped(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if c.is_control() {
+            out.push_str(&format!("\\u{{{:x}}}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
 }
 
 impl SourceReport {
@@ -170,8 +235,64 @@ impl SourceReport {
 impl CredentialReport {
     pub(crate) fn new(kind: CredentialKind, expires_at: Option<SystemTime>) -> Self {
         Self {
-            kind: kind.as_str().to_owned(),
-            expires_at: expires_at.map(|t| humantime::format_rfc3339_seconds(t).to_string()),
+            kind,
+            expires_at: expires_at.and_then(rfc3339),
         }
+    }
+}
+
+/// The last second RFC 3339 can write with a four-digit year: 9999-12-31T23:59:59Z, in
+/// seconds since the Unix epoch.
+const LAST_RFC3339_SECOND: u64 = 253_402_300_799;
+
+/// `t` in RFC 3339 (UTC, seconds), or `None` outside the years 1970 to 9999, which
+/// `humantime` (and RFC 3339's four-digit year) cannot write: a JWT may say any `exp`.
+pub(crate) fn rfc3339(t: SystemTime) -> Option<String> {
+    let secs = t.duration_since(std::time::UNIX_EPOCH).ok()?.as_secs();
+    (secs <= LAST_RFC3339_SECOND).then(|| humantime::format_rfc3339_seconds(t).to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, UNIX_EPOCH};
+
+    use super::*;
+
+    #[test]
+    fn an_expiry_rfc3339_cannot_write_is_none_not_a_panic() {
+        let last = UNIX_EPOCH + Duration::from_secs(LAST_RFC3339_SECOND);
+        assert_eq!(rfc3339(last).as_deref(), Some("9999-12-31T23:59:59Z"));
+        assert_eq!(rfc3339(last + Duration::from_secs(1)), None);
+        assert_eq!(rfc3339(UNIX_EPOCH - Duration::from_secs(1)), None);
+        let report = CredentialReport::new(CredentialKind::BearerToken, Some(last + Duration::from_secs(1)));
+        assert_eq!(report.expires_at, None);
+    }
+
+    #[test]
+    fn the_text_escapes_control_characters_and_json_takes_any_path() {
+        use std::os::unix::ffi::OsStrExt;
+        let path = PathBuf::from(std::ffi::OsStr::from_bytes(b"/tmp/x/\xff\x1b[31mred"));
+        let report = Explanation {
+            sources: vec![SourceReport {
+                name: "in-cluster".to_owned(),
+                outcome: Outcome::Failed,
+                reason: "token file /tmp/\x1b]0;title\x07 is empty".to_owned(),
+                variables: vec![],
+                files: vec![path],
+            }],
+            endpoint: Some("https://a.test/\u{9b}2J".to_owned()),
+            namespace: None,
+            trust: None,
+            credential: None,
+            warnings: vec![],
+        };
+        let text = report.to_string();
+        assert!(
+            !text.chars().any(|c| c.is_control() && c != '\n'),
+            "{text:?}"
+        );
+        assert!(text.contains("\\u{1b}[31mred"), "{text}");
+        let json: serde_json::Value = serde_json::from_str(&report.to_json()).unwrap();
+        assert_eq!(json["sources"][0]["files"][0], "/tmp/x/\u{fffd}\u{1b}[31mred");
     }
 }

@@ -1,10 +1,13 @@
 //! kubecred's client: reach a Kubernetes API server from wherever the program runs.
 //!
-//! - [`ClientBuilder`] composes any [`ApiEndpoint`](kubecred_core::ApiEndpoint) with any
-//!   [`CredentialSource`](kubecred_core::CredentialSource), or resolves an ordered chain of
-//!   sources (by default: env → in-cluster → proxy, those compiled in), once, at
-//!   [`ClientBuilder::build`]; [`ClientBuilder::explain`] reports every source's outcome
-//!   without sending a request.
+//! - [`ClientBuilder`] resolves an ordered chain of sources (by default: env → in-cluster →
+//!   proxy, those compiled in), once, at [`ClientBuilder::build`], which evaluates nothing
+//!   after the chosen source; [`ClientBuilder::explain`] reports every source's outcome
+//!   without sending a request. [`ComposedBuilder`] ([`Client::composed`]) is the other
+//!   mode: any [`ApiEndpoint`] with any [`CredentialSource`], composed by hand.
+//! - The types those take are re-exported ([`StaticSource`], [`Endpoint`], [`Credentials`],
+//!   [`MapEnvironment`], …, and with the `mock` feature the `mockall` mocks), so one
+//!   dependency on this crate is enough to compose or mock.
 //! - [`Client`] sends requests: [`Client::request`] (any `http::Request`, every status is
 //!   `Ok`), [`Client::get`] and [`Client::get_json`] (a non-2xx is an [`Error::Status`] that
 //!   names the source and carries the server's `Status` message), and hands frameworks what
@@ -55,14 +58,28 @@ mod builder;
 mod client;
 mod error;
 mod explain;
+mod policy;
+mod recent;
+mod resolve;
+mod source_name;
+mod sources;
+mod status;
 mod transport;
 
-pub use builder::{
-    ClientBuilder, SourceName, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, PROXY_URL_VAR,
-    REFRESH_SECS_VAR, SERVICEACCOUNT_DIR_VAR,
-};
+pub use builder::{ClientBuilder, ComposedBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT};
 pub use client::{Client, USER_AGENT_VALUE};
-pub use error::Error;
+pub use error::{Error, TimeLimit};
 pub use explain::{CredentialReport, Explanation, Outcome, SourceReport};
+pub use source_name::SourceName;
+pub use sources::{PROXY_URL_VAR, REFRESH_SECS_VAR, SERVICEACCOUNT_DIR_VAR};
 
-pub use kubecred_core::error_chain;
+// What the public signatures take, so that composing or mocking needs no second dependency.
+pub use kubecred_core::{
+    error_chain, ApiEndpoint, CredentialKind, CredentialSource, Credentials, Endpoint,
+    Environment, MapEnvironment, SecretString, Source, SourceError, StaticSource, Trust,
+};
+
+/// `mockall` mocks of the two traits (the `mock` feature): `MockApiEndpoint` and
+/// `MockCredentialSource`, re-exported from `kubecred-core`.
+#[cfg(feature = "mock")]
+pub use kubecred_core::{MockApiEndpoint, MockCredentialSource};

@@ -58,6 +58,23 @@ macro_rules! handshake_signatures_by_provider {
     };
 }
 
+/// Why a TLS configuration or an HTTP client could not be made.
+#[derive(Debug)]
+pub(crate) enum SetupError {
+    /// What the source resolved to is unusable (its CA bundle, server name, client
+    /// certificate, proxy): the source is *failed*, naming the variable or file.
+    Source(SourceError),
+    /// kubecred itself could not set up its transport (the crypto provider, reqwest): not the
+    /// source's fault, and not a refusal.
+    Internal(String),
+}
+
+impl From<SourceError> for SetupError {
+    fn from(error: SourceError) -> Self {
+        SetupError::Source(error)
+    }
+}
+
 /// The crypto provider of the whole workspace.
 pub(crate) fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
@@ -65,10 +82,16 @@ pub(crate) fn provider() -> Arc<CryptoProvider> {
 
 /// The TLS configuration for `endpoint`: its trust, its server name override, and the client
 /// certificate of `credentials` if any.
+///
+/// # Errors
+///
+/// [`SetupError::Source`] when the endpoint's trust, server name or the credentials' client
+/// certificate is unusable; [`SetupError::Internal`] when the crypto provider offers no TLS
+/// version.
 pub(crate) fn tls_config(
     endpoint: &Endpoint,
     credentials: &Arc<Credentials>,
-) -> Result<(ClientConfig, Option<Arc<IdentityResolver>>), SourceError> {
+) -> Result<(ClientConfig, Option<Arc<IdentityResolver>>), SetupError> {
     let provider = provider();
     let mut verifier = server_verifier(endpoint.trust(), &provider)?;
     if let Some(name) = endpoint.tls_server_name() {
@@ -82,8 +105,8 @@ pub(crate) fn tls_config(
     }
     let builder = ClientConfig::builder_with_provider(Arc::clone(&provider))
         .with_safe_default_protocol_versions()
-        .map_err(|e| SourceError::Refused {
-            reason: format!("the crypto provider supports no TLS version ({e})"),
+        .map_err(|e| {
+            SetupError::Internal(format!("the crypto provider supports no TLS version ({e})"))
         })?
         .dangerous()
         .with_custom_certificate_verifier(verifier);
@@ -100,27 +123,40 @@ pub(crate) fn tls_config(
     }
 }
 
-/// The client certificate and its signing key, checked to match.
+/// The client certificate and its signing key, checked to match. Each failure gets its own
+/// message, naming the certificate or the key at fault, in kubecred's words: rustls's
+/// messages are never shown (a key's never holds key material today, but nothing promises
+/// it).
 fn certified_key(
     identity: &ClientIdentity,
     provider: &CryptoProvider,
 ) -> Result<CertifiedKey, SourceError> {
-    CertifiedKey::from_der(
-        identity.certificates().to_vec(),
-        identity.private_key(),
-        provider,
-    )
-    .map_err(|e| SourceError::InvalidClientIdentity {
+    let key_problem = |problem: String| SourceError::InvalidClientIdentity {
         origin: identity.key_origin().clone(),
-        // Never print key material: only the error's kind.
-        problem: match e {
-            rustls::Error::InconsistentKeys(_) => format!(
-                "is a private key that does not match the certificate from {}",
-                identity.certificate_origin()
-            ),
-            _ => "is a private key of a kind rustls cannot sign with".to_owned(),
-        },
-    })
+        problem,
+    };
+    let signing_key = provider
+        .key_provider
+        .load_private_key(identity.private_key())
+        .map_err(|_| {
+            key_problem(
+                "is a private key that does not parse as one rustls can sign with (RSA, ECDSA P-256 or P-384, or Ed25519)"
+                    .to_owned(),
+            )
+        })?;
+    let key = CertifiedKey::new(identity.certificates().to_vec(), signing_key);
+    // `CertifiedKey::from_der`'s check, step by step so that each failure is told apart.
+    match key.keys_match() {
+        Ok(()) | Err(rustls::Error::InconsistentKeys(rustls::InconsistentKeys::Unknown)) => Ok(key),
+        Err(rustls::Error::InconsistentKeys(_)) => Err(key_problem(format!(
+            "is a private key that does not match the certificate from {}",
+            identity.certificate_origin()
+        ))),
+        Err(_) => Err(SourceError::InvalidClientIdentity {
+            origin: identity.certificate_origin().clone(),
+            problem: "holds a certificate that rustls cannot use as a client certificate (it does not parse as an X.509 v3 end-entity certificate)".to_owned(),
+        }),
+    }
 }
 
 /// The client certificate of the current credentials, for new connections: the client tells
@@ -187,7 +223,13 @@ fn webpki(
         .map(|v| v as Arc<dyn ServerCertVerifier>)
         .map_err(|e| SourceError::InvalidCaBundle {
             origin,
-            problem: format!("cannot verify servers ({e})"),
+            // In kubecred's words, never the verifier's.
+            problem: match e {
+                rustls::client::VerifierBuilderError::NoRootAnchors => {
+                    "holds no certificate usable as a trust anchor".to_owned()
+                }
+                _ => "cannot verify servers".to_owned(),
+            },
         })
 }
 
@@ -200,9 +242,11 @@ fn bundle_verifier(
     for cert in bundle.certificates() {
         roots
             .add(cert.clone())
-            .map_err(|e| SourceError::InvalidCaBundle {
+            .map_err(|_| SourceError::InvalidCaBundle {
                 origin: bundle.origin().clone(),
-                problem: format!("holds a certificate that is not a usable CA ({e})"),
+                // In kubecred's words: webpki's error is not shown.
+                problem: "holds a certificate that does not parse as an X.509 v3 CA certificate"
+                    .to_owned(),
             })?;
     }
     webpki(roots, bundle.origin().clone(), provider)
@@ -211,9 +255,9 @@ fn bundle_verifier(
 fn server_verifier(
     trust: &Trust,
     provider: &Arc<CryptoProvider>,
-) -> Result<Arc<dyn ServerCertVerifier>, SourceError> {
+) -> Result<Arc<dyn ServerCertVerifier>, SetupError> {
     match trust {
-        Trust::CaBundle(bundle) => bundle_verifier(bundle, provider),
+        Trust::CaBundle(bundle) => Ok(bundle_verifier(bundle, provider)?),
         Trust::CaFile(file) => Ok(Arc::new(RotatingRoots::new(
             Arc::clone(file),
             Arc::clone(provider),
@@ -221,24 +265,32 @@ fn server_verifier(
         Trust::SystemRoots => {
             let mut roots = RootCertStore::empty();
             roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
-            webpki(roots, Origin::Code, provider).map_err(|_| SourceError::InvalidCaBundle {
-                origin: Origin::Code,
-                problem: "is empty: no system root certificates were found".to_owned(),
-            })
+            Ok(webpki(roots, Origin::Code, provider).map_err(|_| SourceError::NoSystemRoots)?)
         }
         Trust::InsecureSkipVerify => Ok(Arc::new(NoVerification(Arc::clone(provider)))),
-        _ => Ok(Arc::new(PlainHttpOnly(Arc::clone(provider)))),
+        Trust::PlainHttp => Ok(Arc::new(PlainHttpOnly(Arc::clone(provider)))),
+        // `Trust` is non-exhaustive: a variant added to core without a verifier here fails
+        // every resolution that meets it (and the test that builds every variant), never
+        // silently falls back to another way of trusting.
+        other => Err(SetupError::Internal(format!(
+            "the client has no verifier for this kind of trust ({other})"
+        ))),
     }
 }
 
 /// The reqwest client for `endpoint`: the given TLS configuration, the system proxies never
 /// consulted (an explicit proxy of the endpoint only), and the timeouts.
+///
+/// # Errors
+///
+/// [`SetupError::Source`] when the endpoint's unix socket or proxy cannot be used;
+/// [`SetupError::Internal`] when reqwest cannot build its client.
 pub(crate) fn http_client(
     endpoint: &Endpoint,
     tls: ClientConfig,
     connect_timeout: Duration,
     timeout: Duration,
-) -> Result<reqwest::Client, SourceError> {
+) -> Result<reqwest::Client, SetupError> {
     let mut builder = reqwest::Client::builder()
         .tls_backend_preconfigured(tls)
         .no_proxy()
@@ -250,9 +302,9 @@ pub(crate) fn http_client(
     }
     #[cfg(not(unix))]
     if endpoint.unix_socket().is_some() {
-        return Err(SourceError::Refused {
+        return Err(SetupError::Source(SourceError::Refused {
             reason: "unix sockets are not available on this platform".to_owned(),
-        });
+        }));
     }
     if let Some(proxy) = endpoint.proxy() {
         let proxy = reqwest::Proxy::all(proxy.as_str()).map_err(|_| SourceError::Refused {
@@ -260,9 +312,9 @@ pub(crate) fn http_client(
         })?;
         builder = builder.proxy(proxy);
     }
-    builder.build().map_err(|e| SourceError::Refused {
-        reason: format!("cannot build the HTTP client ({e})"),
-    })
+    builder
+        .build()
+        .map_err(|e| SetupError::Internal(format!("cannot build the HTTP client ({e})")))
 }
 
 /// Verifies against the current roots of a [`CaFile`]: each handshake asks the file for its
@@ -278,7 +330,7 @@ struct RotatingRoots {
 
 impl RotatingRoots {
     fn new(file: Arc<CaFile>, provider: Arc<CryptoProvider>) -> Result<Self, SourceError> {
-        let bundle = file.current();
+        let bundle = file.read_current();
         let verifier = bundle_verifier(&bundle, &provider)?;
         Ok(Self {
             file,
@@ -288,7 +340,7 @@ impl RotatingRoots {
     }
 
     fn verifier(&self) -> Arc<dyn ServerCertVerifier> {
-        let bundle = self.file.current();
+        let bundle = self.file.read_current();
         let current = self.current.load();
         if Arc::ptr_eq(&current.0, &bundle) {
             return Arc::clone(&current.1);

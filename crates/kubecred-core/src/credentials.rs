@@ -7,6 +7,7 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{
     CertificateDer, PrivateKeyDer, PrivatePkcs1KeyDer, PrivatePkcs8KeyDer, PrivateSec1KeyDer,
 };
+use secrecy::zeroize::Zeroize;
 use secrecy::{ExposeSecret, SecretSlice, SecretString};
 
 use crate::{jwt, Origin, SourceError};
@@ -21,6 +22,13 @@ pub enum CredentialKind {
     ClientCertificate,
     /// No credentials: anonymous, or added by someone else (`kubectl proxy`).
     None,
+}
+
+/// A kind equals its name (`bearer-token`, `client-certificate`, `none`), as reports show it.
+impl PartialEq<&str> for CredentialKind {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
 }
 
 impl CredentialKind {
@@ -175,13 +183,30 @@ impl ClientIdentity {
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| SourceError::InvalidClientIdentity {
                 origin: cert_origin.clone(),
-                problem: format!("is not valid PEM ({e})"),
+                problem: crate::endpoint::pem_problem(&e).to_owned(),
             })?;
         if certificates.is_empty() {
             return Err(SourceError::InvalidClientIdentity {
                 origin: cert_origin,
                 problem: "holds no PEM certificate".to_owned(),
             });
+        }
+        match x509_version(&certificates[0]) {
+            Some(3) => {}
+            Some(version) => {
+                return Err(SourceError::InvalidClientIdentity {
+                    origin: cert_origin,
+                    problem: format!(
+                        "holds an X.509 v{version} certificate: a TLS client certificate must be X.509 v3"
+                    ),
+                })
+            }
+            None => {
+                return Err(SourceError::InvalidClientIdentity {
+                    origin: cert_origin,
+                    problem: "holds a CERTIFICATE block whose content does not parse as an X.509 certificate (it is not DER)".to_owned(),
+                })
+            }
         }
         // The parse error of a key may quote key material: never show it.
         let key = PrivateKeyDer::from_pem_slice(key_pem).map_err(|_| {
@@ -190,7 +215,7 @@ impl ClientIdentity {
                 problem: "holds no PEM private key (PKCS#1, PKCS#8 or SEC1)".to_owned(),
             }
         })?;
-        let (key_format, der) = match key {
+        let (key_format, mut der) = match key {
             PrivateKeyDer::Pkcs1(k) => (KeyFormat::Pkcs1, k.secret_pkcs1_der().to_vec()),
             PrivateKeyDer::Sec1(k) => (KeyFormat::Sec1, k.secret_sec1_der().to_vec()),
             PrivateKeyDer::Pkcs8(k) => (KeyFormat::Pkcs8, k.secret_pkcs8_der().to_vec()),
@@ -201,6 +226,15 @@ impl ClientIdentity {
                 })
             }
         };
+        if !is_one_der_sequence(&der) {
+            der.zeroize();
+            return Err(SourceError::InvalidClientIdentity {
+                origin: key_origin,
+                problem:
+                    "holds a PRIVATE KEY block whose content does not parse as a private key (it is not DER)"
+                        .to_owned(),
+            });
+        }
         Ok(Self {
             certificates,
             key: der.into(),
@@ -234,6 +268,49 @@ impl ClientIdentity {
             KeyFormat::Pkcs8 => PrivatePkcs8KeyDer::from(der).into(),
             KeyFormat::Sec1 => PrivateSec1KeyDer::from(der).into(),
         }
+    }
+}
+
+/// The first DER element of `der`: its tag, its content and what follows it; `None` when it
+/// is not well-formed (a definite length of at most 4 bytes that fits in `der`).
+fn der_element(der: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+    let (&tag, rest) = der.split_first()?;
+    let (&first, rest) = rest.split_first()?;
+    let (len, rest) = if first < 0x80 {
+        (usize::from(first), rest)
+    } else {
+        let octets = usize::from(first & 0x7f);
+        if octets == 0 || octets > 4 || rest.len() < octets {
+            return None;
+        }
+        let (len, rest) = rest.split_at(octets);
+        (len.iter().fold(0, |n, &b| n << 8 | usize::from(b)), rest)
+    };
+    (rest.len() >= len).then(|| (tag, &rest[..len], &rest[len..]))
+}
+
+/// `true` when `der` is exactly one DER `SEQUENCE`, as every private key format (PKCS#1,
+/// PKCS#8, SEC1) is; garbage between a key's PEM lines is not.
+fn is_one_der_sequence(der: &[u8]) -> bool {
+    matches!(der_element(der), Some((0x30, _, [])))
+}
+
+/// The X.509 version (1, 2 or 3) of a DER certificate, from its `tbsCertificate`'s version
+/// field (RFC 5280 4.1: absent means v1); `None` when the structure is not DER.
+fn x509_version(certificate: &[u8]) -> Option<u8> {
+    let (0x30, certificate, []) = der_element(certificate)? else {
+        return None;
+    };
+    let (0x30, tbs, _) = der_element(certificate)? else {
+        return None;
+    };
+    match der_element(tbs)? {
+        // [0] EXPLICIT Version: an INTEGER of one byte, 0 for v1 to 2 for v3.
+        (0xa0, version, _) => match der_element(version)? {
+            (0x02, &[n], []) if n <= 2 => Some(n + 1),
+            _ => None,
+        },
+        _ => Some(1),
     }
 }
 

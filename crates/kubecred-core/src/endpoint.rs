@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::pem::{self, PemObject};
 use rustls_pki_types::CertificateDer;
 use url::{Host, Url};
 
@@ -33,7 +33,7 @@ impl CaBundle {
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| SourceError::InvalidCaBundle {
                 origin: origin.clone(),
-                problem: format!("is not valid PEM ({e})"),
+                problem: pem_problem(&e).to_owned(),
             })?;
         if certificates.is_empty() {
             return Err(SourceError::InvalidCaBundle {
@@ -67,6 +67,25 @@ impl fmt::Debug for CaBundle {
     }
 }
 
+/// What is wrong with malformed PEM, in kubecred's own words. The parser's own message
+/// quotes its input (a whole line, as a list of byte values), which may hold a private key
+/// or a 3 KB bundle: it is never shown.
+pub(crate) fn pem_problem(error: &pem::Error) -> &'static str {
+    match error {
+        pem::Error::IllegalSectionStart { .. } => {
+            "is not valid PEM: a line that starts a block holds more than its -----BEGIN ...----- marker (is the PEM on one line, with spaces or literal \\n instead of newlines?)"
+        }
+        pem::Error::MissingSectionEnd { .. } => {
+            "is not valid PEM: a block has no -----END ...----- line"
+        }
+        pem::Error::Base64Decode(_) => {
+            "is not valid PEM: the body of a block is not valid base64"
+        }
+        pem::Error::SectionTooLarge => "is not valid PEM: a block is too large",
+        _ => "is not valid PEM",
+    }
+}
+
 /// A CA bundle read from a file and re-read as the file rotates (the kubelet's projected
 /// `ca.crt`, `KUBE_CLUSTER_CA_CERT_FILE`): new connections verify against the current roots;
 /// a re-read that fails keeps the old roots and logs a warning.
@@ -97,9 +116,12 @@ impl CaFile {
         &self.path
     }
 
-    /// The current bundle: re-read first when due (at most one caller does; a failure keeps
-    /// the last good bundle).
-    pub fn current(&self) -> Arc<CaBundle> {
+    /// The current bundle, reading the file first when it is due (after
+    /// [`RefreshPolicy::period`]): unlike [`Cached::current`], which never reads, this may
+    /// read the file, so it is called where a read is affordable (a TLS handshake), not on
+    /// every request. At most one caller reads at a time; a failed read keeps the last good
+    /// bundle (and warns).
+    pub fn read_current(&self) -> Arc<CaBundle> {
         match self.cache.get(|| crate::read_ca_bundle_file(&self.path)) {
             Ok(bundle) => bundle,
             // The first read succeeded in `open`, so a value is always cached.
@@ -185,12 +207,99 @@ impl Provenance {
     }
 }
 
+/// A URL as it may be shown: without its password (`http://user:[redacted]@proxy.test:3128/`),
+/// the user name, host, port, path and query kept. Both `Display` and `Debug` redact (`Debug`
+/// shows the redacted text in quotes), so it is what every `Debug` implementation and message
+/// of kubecred uses for a URL that may carry credentials (a proxy URL from `HTTPS_PROXY`, a
+/// builder's URL setting).
+///
+/// ```
+/// use kubecred_core::RedactedUrl;
+/// let url = url::Url::parse("http://user:s3cret@proxy.test:3128").unwrap();
+/// assert_eq!(RedactedUrl::new(&url).to_string(), "http://user:[redacted]@proxy.test:3128/");
+/// assert_eq!(format!("{:?}", RedactedUrl::new(&url)), r#""http://user:[redacted]@proxy.test:3128/""#);
+/// // A URL not parsed yet (a setting, checked later) is redacted by its text.
+/// assert_eq!(RedactedUrl::unparsed("user:s3cret@proxy.test:3128").to_string(), "user:[redacted]@proxy.test:3128");
+/// ```
+#[derive(Clone, Copy)]
+pub struct RedactedUrl<'a>(Shown<'a>);
+
+#[derive(Clone, Copy)]
+enum Shown<'a> {
+    Parsed(&'a Url),
+    Text(&'a str),
+}
+
+impl<'a> RedactedUrl<'a> {
+    /// Shows `url` without its password.
+    pub fn new(url: &'a Url) -> Self {
+        Self(Shown::Parsed(url))
+    }
+
+    /// Shows `text`, a URL that may not parse (a setting not checked yet), without its
+    /// password. When it parses as a URL with `://`, exactly as [`RedactedUrl::new`] does;
+    /// otherwise, cautiously: when an `@` follows a `:` after the scheme (or from the start,
+    /// without one), everything between the first such `:` and the last `@` is redacted.
+    pub fn unparsed(text: &'a str) -> Self {
+        Self(Shown::Text(text))
+    }
+}
+
+fn write_redacted(url: &Url, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    if url.password().is_none() {
+        return f.write_str(url.as_str());
+    }
+    write!(
+        f,
+        "{}:[redacted]{}",
+        &url[..url::Position::AfterUsername],
+        &url[url::Position::AfterPassword..]
+    )
+}
+
+impl fmt::Display for RedactedUrl<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let text = match self.0 {
+            Shown::Parsed(url) => return write_redacted(url, f),
+            Shown::Text(text) => text,
+        };
+        let start = match text.find("://") {
+            Some(scheme_end) => {
+                if let Ok(url) = Url::parse(text) {
+                    return write_redacted(&url, f);
+                }
+                scheme_end + 3
+            }
+            None => 0,
+        };
+        let rest = &text[start..];
+        match rest
+            .rfind('@')
+            .and_then(|at| rest[..at].find(':').map(|colon| (colon, at)))
+        {
+            Some((colon, at)) => write!(
+                f,
+                "{}[redacted]{}",
+                &text[..start + colon + 1],
+                &text[start + at..]
+            ),
+            None => f.write_str(text),
+        }
+    }
+}
+
+impl fmt::Debug for RedactedUrl<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.to_string(), f)
+    }
+}
+
 /// A resolved API server: its base URL, how to trust it, the default namespace, and whether it
 /// may receive credentials.
 ///
 /// The base URL may carry a path prefix (`https://rancher.example/k8s/clusters/c-1`): request
-/// paths are appended to it.
-#[derive(Debug, Clone)]
+/// paths are appended to it. `Debug` shows the URLs without a password ([`RedactedUrl`]).
+#[derive(Clone)]
 pub struct Endpoint {
     url: Url,
     unix_socket: Option<PathBuf>,
@@ -389,8 +498,25 @@ impl Endpoint {
     }
 }
 
+impl fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Endpoint")
+            .field("url", &RedactedUrl::new(&self.url))
+            .field("unix_socket", &self.unix_socket)
+            .field("host_header", &self.host_header)
+            .field("forbidden_hint", &self.forbidden_hint)
+            .field("trust", &self.trust)
+            .field("tls_server_name", &self.tls_server_name)
+            .field("namespace", &self.namespace)
+            .field("accepts_credentials", &self.accepts_credentials)
+            .field("proxy", &self.proxy.as_ref().map(RedactedUrl::new))
+            .field("provenance", &self.provenance)
+            .finish()
+    }
+}
+
 /// `true` when `url`'s host is a loopback address: a literal in `127.0.0.0/8`, `::1`, or
-/// exactly `localhost`. Decided from the URL alone, without DNS (DESIGN.md).
+/// exactly `localhost`. Decided from the URL alone, never by DNS (a name could resolve anywhere).
 pub fn is_loopback(url: &Url) -> bool {
     match url.host() {
         Some(Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
@@ -499,6 +625,55 @@ mod tests {
         ] {
             assert!(!is_dns_name(no), "{no}");
         }
+    }
+
+    #[test]
+    fn urls_are_shown_without_their_password() {
+        let canary = "s3cr3t-canary";
+        let url: Url = format!("http://user:{canary}@127.0.0.1:3128/p?q=1")
+            .parse()
+            .unwrap();
+        let shown = RedactedUrl::new(&url);
+        assert_eq!(
+            shown.to_string(),
+            "http://user:[redacted]@127.0.0.1:3128/p?q=1"
+        );
+        assert_eq!(
+            format!("{shown:?}"),
+            r#""http://user:[redacted]@127.0.0.1:3128/p?q=1""#
+        );
+        let plain: Url = "http://user@proxy.test:3128".parse().unwrap();
+        assert_eq!(
+            RedactedUrl::new(&plain).to_string(),
+            "http://user@proxy.test:3128/"
+        );
+        for (text, want) in [
+            (
+                "http://user:s3cr3t-canary@127.0.0.1:3128",
+                "http://user:[redacted]@127.0.0.1:3128/",
+            ),
+            // Not URLs: the password goes by the text's own delimiters.
+            (
+                "user:s3cr3t-canary@127.0.0.1:3128",
+                "user:[redacted]@127.0.0.1:3128",
+            ),
+            (
+                "http://user:s3cr3t/canary@127.0.0.1:99999",
+                "http://user:[redacted]@127.0.0.1:99999",
+            ),
+            ("unix:///run/proxy.sock", "unix:///run/proxy.sock"),
+            ("http://127.0.0.1:8001", "http://127.0.0.1:8001/"),
+            ("not a url", "not a url"),
+        ] {
+            assert_eq!(RedactedUrl::unparsed(text).to_string(), want, "{text}");
+        }
+        let endpoint = Endpoint::new(url.clone(), Trust::SystemRoots).with_proxy(url);
+        let debug = format!("{endpoint:?} {endpoint:#?}");
+        assert!(!debug.contains("canary"), "{debug}");
+        assert!(
+            debug.contains("http://user:[redacted]@127.0.0.1:3128/p?q=1"),
+            "{debug}"
+        );
     }
 
     #[test]

@@ -1,41 +1,127 @@
 //! The environment seam: every source reads variables through [`Environment`].
 
 use std::collections::HashMap;
+use std::ffi::{OsStr, OsString};
 use std::fmt::Debug;
+use std::os::unix::ffi::OsStrExt;
+use std::path::PathBuf;
+
+use crate::SourceError;
+
+/// The longest variable value kubecred reads, in bytes: 1 MiB, the limit of the files it
+/// reads ([`crate::MAX_FILE_BYTES`]), so that a CA bundle given as a `_DATA` value and the
+/// same bundle in a file are held to one rule. A longer value is *failed*.
+pub const MAX_VARIABLE_BYTES: usize = crate::MAX_FILE_BYTES as usize;
+
+/// The longest path kubecred takes from a variable, in bytes: Linux's `PATH_MAX` (4096). A
+/// longer path could not be opened anyway; it is *failed* before any message quotes it.
+pub const MAX_PATH_BYTES: usize = 4096;
 
 /// Where a source reads environment variables from.
 ///
 /// The production implementation is [`ProcessEnvironment`]; tests use [`MapEnvironment`] so
 /// they never read or change the real process environment.
 ///
-/// Implementations must be cheap: sources call [`Environment::var`] only while resolving,
-/// never on the request path.
+/// An implementation provides [`Environment::raw_var_os`]; sources read through the provided
+/// methods, which hold every variable to the same rules:
+///
+/// - a variable that is empty or only whitespace counts as unset, for every variable kubecred
+///   reads (a blank `KUBE_HOST` in a pod's spec must not make the env source apply);
+/// - surrounding whitespace is removed;
+/// - a value that is not valid UTF-8, or longer than [`MAX_VARIABLE_BYTES`], is *failed*
+///   ([`SourceError::InvalidVariable`], naming the variable and never echoing its bytes):
+///   never silently unset, which would let a chain fall through to another identity;
+/// - a path ([`Environment::path_var`]) may hold any bytes but NUL, as Linux paths do.
+///
+/// Implementations must be cheap: sources read variables only while resolving, never on the
+/// request path.
 pub trait Environment: Send + Sync + Debug {
-    /// The raw value of `name`, or `None` when it is unset or not valid Unicode.
-    fn raw_var(&self, name: &str) -> Option<String>;
+    /// The raw value of `name` as the operating system holds it, or `None` when it is unset.
+    fn raw_var_os(&self, name: &str) -> Option<OsString>;
+
+    /// Whether `name` is set to something other than blanks (a value that is not UTF-8 is
+    /// set).
+    fn is_set(&self, name: &str) -> bool {
+        self.raw_var_os(name)
+            .is_some_and(|value| !trim_bytes(value.as_bytes()).is_empty())
+    }
 
     /// The value of `name` with surrounding whitespace removed, or `None` when it is unset,
-    /// empty or only whitespace: for kubecred a blank variable counts as unset (DESIGN.md).
-    fn var(&self, name: &str) -> Option<String> {
-        let value = self.raw_var(name)?;
-        let trimmed = value.trim();
+    /// empty or only whitespace.
+    ///
+    /// # Errors
+    ///
+    /// [`SourceError::InvalidVariable`] naming `name` when the value is not valid UTF-8 or is
+    /// longer than [`MAX_VARIABLE_BYTES`].
+    fn var(&self, name: &str) -> Result<Option<String>, SourceError> {
+        let Some(value) = self.raw_var_os(name) else {
+            return Ok(None);
+        };
+        let trimmed = trim_bytes(value.as_bytes());
         if trimmed.is_empty() {
-            None
-        } else if trimmed.len() == value.len() {
-            Some(value)
-        } else {
-            Some(trimmed.to_owned())
+            return Ok(None);
         }
+        if trimmed.len() > MAX_VARIABLE_BYTES {
+            return Err(invalid(name, "is longer than 1 MiB"));
+        }
+        match std::str::from_utf8(trimmed) {
+            Ok(text) => Ok(Some(text.to_owned())),
+            Err(_) => Err(invalid(name, "is not valid UTF-8")),
+        }
+    }
+
+    /// The path `name` holds (surrounding whitespace removed), or `None` when it is unset or
+    /// blank. Any bytes but NUL make a path on Linux, so a value that is not UTF-8 is a path.
+    ///
+    /// # Errors
+    ///
+    /// [`SourceError::InvalidVariable`] naming `name` when the path is longer than
+    /// [`MAX_PATH_BYTES`].
+    fn path_var(&self, name: &str) -> Result<Option<PathBuf>, SourceError> {
+        let Some(value) = self.raw_var_os(name) else {
+            return Ok(None);
+        };
+        let trimmed = trim_bytes(value.as_bytes());
+        if trimmed.is_empty() {
+            return Ok(None);
+        }
+        if trimmed.len() > MAX_PATH_BYTES {
+            return Err(invalid(name, "is a path longer than 4096 bytes (PATH_MAX)"));
+        }
+        Ok(Some(PathBuf::from(OsStr::from_bytes(trimmed))))
     }
 }
 
-/// The real process environment (`std::env::var`).
+fn invalid(name: &str, problem: &str) -> SourceError {
+    SourceError::InvalidVariable {
+        variable: name.to_owned(),
+        problem: problem.to_owned(),
+    }
+}
+
+/// `bytes` without surrounding ASCII whitespace (what `str::trim` removes from the values
+/// people write, without needing them to be UTF-8).
+fn trim_bytes(bytes: &[u8]) -> &[u8] {
+    let start = bytes
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(bytes.len());
+    let end = bytes
+        .iter()
+        .rposition(|b| !b.is_ascii_whitespace())
+        .map_or(start, |i| i + 1);
+    &bytes[start..end]
+}
+
+/// The real process environment (`std::env::var_os`).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ProcessEnvironment;
 
 impl Environment for ProcessEnvironment {
-    fn raw_var(&self, name: &str) -> Option<String> {
-        std::env::var(name).ok()
+    // The seam itself: every other read of the process environment goes through here.
+    #[allow(clippy::disallowed_methods)]
+    fn raw_var_os(&self, name: &str) -> Option<OsString> {
+        std::env::var_os(name)
     }
 }
 
@@ -45,17 +131,18 @@ impl Environment for ProcessEnvironment {
 /// ```
 /// use kubecred_core::{Environment, MapEnvironment};
 /// let env = MapEnvironment::new([("KUBERNETES_SERVICE_HOST", "10.96.0.1"), ("BLANK", "  ")]);
-/// assert_eq!(env.var("KUBERNETES_SERVICE_HOST").as_deref(), Some("10.96.0.1"));
-/// assert_eq!(env.var("BLANK"), None);
+/// assert_eq!(env.var("KUBERNETES_SERVICE_HOST").unwrap().as_deref(), Some("10.96.0.1"));
+/// assert_eq!(env.var("BLANK").unwrap(), None);
 /// ```
 #[derive(Clone, Default)]
 pub struct MapEnvironment {
-    vars: HashMap<String, String>,
+    vars: HashMap<String, OsString>,
 }
 
 impl MapEnvironment {
-    /// An environment holding exactly `vars` (name, value).
-    pub fn new<K: Into<String>, V: Into<String>>(vars: impl IntoIterator<Item = (K, V)>) -> Self {
+    /// An environment holding exactly `vars` (name, value); a value may be an `OsString`
+    /// that is not UTF-8, as a process's can be.
+    pub fn new<K: Into<String>, V: Into<OsString>>(vars: impl IntoIterator<Item = (K, V)>) -> Self {
         Self {
             vars: vars
                 .into_iter()
@@ -65,7 +152,7 @@ impl MapEnvironment {
     }
 
     /// Sets `name` to `value`, replacing any earlier value.
-    pub fn set(&mut self, name: impl Into<String>, value: impl Into<String>) -> &mut Self {
+    pub fn set(&mut self, name: impl Into<String>, value: impl Into<OsString>) -> &mut Self {
         self.vars.insert(name.into(), value.into());
         self
     }
@@ -83,7 +170,52 @@ impl Debug for MapEnvironment {
 }
 
 impl Environment for MapEnvironment {
-    fn raw_var(&self, name: &str) -> Option<String> {
+    fn raw_var_os(&self, name: &str) -> Option<OsString> {
         self.vars.get(name).cloned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(value: &[u8]) -> MapEnvironment {
+        MapEnvironment::new([("V", OsStr::from_bytes(value).to_owned())])
+    }
+
+    #[test]
+    fn blank_is_unset_and_values_are_trimmed() {
+        assert_eq!(env(b" \t\n").var("V").unwrap(), None);
+        assert!(!env(b" \t\n").is_set("V"));
+        assert_eq!(env(b"  a b \n").var("V").unwrap().as_deref(), Some("a b"));
+        assert_eq!(env(b"x").var("UNSET").unwrap(), None);
+        assert_eq!(env(b" ").path_var("V").unwrap(), None);
+    }
+
+    #[test]
+    fn a_value_that_is_not_utf8_is_failed_naming_the_variable_and_no_byte_of_it() {
+        let e = env(b"https://elsewhere.test/\xff");
+        assert!(e.is_set("V"), "a value that is not UTF-8 is set");
+        let err = e.var("V").unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("V") && text.contains("not valid UTF-8"), "{text}");
+        assert!(!text.contains("elsewhere"), "{text}");
+        assert!(!err.is_not_applicable());
+    }
+
+    #[test]
+    fn a_path_may_hold_any_bytes() {
+        let path = env(b" /tmp/x/\xff ").path_var("V").unwrap().unwrap();
+        assert_eq!(path.as_os_str().as_bytes(), b"/tmp/x/\xff");
+    }
+
+    #[test]
+    fn oversized_values_and_paths_are_failed_with_a_short_message() {
+        let big = vec![b'a'; MAX_VARIABLE_BYTES + 1];
+        let text = env(&big).var("V").unwrap_err().to_string();
+        assert!(text.len() < 200 && text.contains("1 MiB"), "{text}");
+        let long_path = vec![b'a'; MAX_PATH_BYTES + 1];
+        let text = env(&long_path).path_var("V").unwrap_err().to_string();
+        assert!(text.len() < 200 && text.contains("4096"), "{text}");
     }
 }

@@ -128,6 +128,26 @@ pub enum SourceError {
         problem: String,
     },
 
+    /// A directory the source reads its files from is missing or is not a directory (a
+    /// service-account directory given by a flag that names nothing); `source` is the error
+    /// of the file that could not be read in it.
+    #[error("{what} {}{} {problem}", path.display(), origin.as_ref().map(|o| format!(" (from {o})")).unwrap_or_default())]
+    InvalidDirectory {
+        /// What the directory is for ("service-account directory", "default
+        /// service-account directory").
+        what: &'static str,
+        /// The directory's path.
+        path: PathBuf,
+        /// Where the path came from, as a person would name it (a flag such as
+        /// `--serviceaccount-dir`, a variable such as `KUBECRED_SERVICEACCOUNT_DIR`), if known.
+        origin: Option<String>,
+        /// What is wrong ("does not exist", "is not a directory").
+        problem: &'static str,
+        /// The error of the file that could not be read in the directory.
+        #[source]
+        source: Box<SourceError>,
+    },
+
     /// A bearer token holds characters an `Authorization` header cannot carry.
     #[error("bearer token from {origin} {problem}")]
     InvalidToken {
@@ -162,6 +182,14 @@ pub enum SourceError {
         /// Why, naming the setting at fault.
         reason: String,
     },
+
+    /// The endpoint trusts the system's root certificates ([`crate::Trust::SystemRoots`]), and
+    /// the operating system's store (read by `rustls-native-certs`) holds none that rustls can
+    /// use: no API server could be verified. Give the source a CA bundle instead.
+    #[error(
+        "no system root certificates were found to verify the API server; give a CA bundle instead"
+    )]
+    NoSystemRoots,
 }
 
 impl SourceError {
@@ -192,6 +220,7 @@ impl SourceError {
             SourceError::InvalidCaBundle { origin, .. }
             | SourceError::InvalidClientIdentity { origin, .. }
             | SourceError::InvalidToken { origin, .. } => origin_var(origin),
+            SourceError::InvalidDirectory { source, .. } => source.variables(),
             _ => Vec::new(),
         }
     }
@@ -215,6 +244,11 @@ impl SourceError {
                 origin: Origin::File(path),
                 ..
             } => vec![path.clone()],
+            SourceError::InvalidDirectory { path, source, .. } => {
+                let mut files = vec![path.clone()];
+                files.extend(source.files());
+                files
+            }
             _ => Vec::new(),
         }
     }

@@ -19,6 +19,11 @@ pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
 
 /// Reads a regular file of at most [`MAX_FILE_BYTES`].
 ///
+/// The type is checked twice: on the path first (so that a device in the file's place is never
+/// opened), then on the opened file itself (`fstat`), which is what is read. On Unix the file
+/// is opened with `O_NONBLOCK` (and `O_NOCTTY`), so that a FIFO renamed over the file between
+/// the two checks fails at once instead of blocking the open until a writer comes.
+///
 /// # Errors
 ///
 /// [`SourceError::FileNotFound`], [`SourceError::ReadFile`] (permissions, I/O), or
@@ -30,20 +35,40 @@ pub fn read_small_file(what: &'static str, path: &Path) -> Result<Vec<u8>, Sourc
         path: path.to_owned(),
         problem,
     };
-    let metadata = std::fs::metadata(path).map_err(|e| SourceError::from_io(what, path, e))?;
-    if !metadata.is_file() {
-        return Err(invalid("is not a regular file".to_owned()));
+    let not_regular = || invalid("is not a regular file".to_owned());
+    let io_error = |e| SourceError::from_io(what, path, e);
+    if !std::fs::metadata(path).map_err(io_error)?.is_file() {
+        return Err(not_regular());
     }
-    let file = std::fs::File::open(path).map_err(|e| SourceError::from_io(what, path, e))?;
+    let file = open_without_blocking(path).map_err(io_error)?;
+    // The opened file's own type: the path may have been swapped since the check above.
+    let metadata = file.metadata().map_err(io_error)?;
+    if !metadata.is_file() {
+        return Err(not_regular());
+    }
     let mut content = Vec::with_capacity(metadata.len().min(MAX_FILE_BYTES) as usize);
     file.take(MAX_FILE_BYTES + 1)
         .read_to_end(&mut content)
-        .map_err(|e| SourceError::from_io(what, path, e))?;
+        .map_err(io_error)?;
     if content.len() as u64 > MAX_FILE_BYTES {
         content.zeroize();
         return Err(invalid(format!("is larger than {MAX_FILE_BYTES} bytes")));
     }
     Ok(content)
+}
+
+/// Opens `path` for reading without waiting: on Unix with `O_NONBLOCK` (a FIFO opens at once
+/// even without a writer; regular files ignore the flag) and `O_NOCTTY` (a terminal swapped
+/// in never becomes the process's controlling terminal).
+fn open_without_blocking(path: &Path) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY);
+    }
+    options.open(path)
 }
 
 /// Reads a bearer token file: surrounding whitespace (a trailing newline) is trimmed, the
@@ -191,6 +216,81 @@ mod tests {
                 big.display()
             )
         );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A FIFO renamed over the token between the path check and the open: the open does
+    /// not wait for a writer, and the opened file's type is checked, so every read answers at
+    /// once (the token, or "not a regular file"). Before `O_NONBLOCK`, one of the first
+    /// thousands of reads blocked forever.
+    #[cfg(unix)]
+    #[test]
+    fn a_fifo_swapped_in_under_reads_never_blocks_them() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::{mpsc, Arc};
+        use std::time::Duration;
+
+        const READS: usize = 5_000;
+        const BOUND: Duration = Duration::from_secs(20);
+        let dir = tempfile_dir();
+        let (token, regular, fifo) = (dir.join("token"), dir.join("regular"), dir.join("fifo"));
+        std::fs::write(&regular, "tok\n").unwrap();
+        rustix::fs::mkfifoat(rustix::fs::CWD, &fifo, rustix::fs::Mode::RUSR).unwrap();
+        std::fs::hard_link(&regular, &token).unwrap();
+
+        // Swaps the regular file and the FIFO over `token` (link + atomic rename, as the
+        // kubelet swaps its `..data` link) until told to stop.
+        let stop = Arc::new(AtomicBool::new(false));
+        let swapper = {
+            let (stop, dir, token) = (Arc::clone(&stop), dir.clone(), token.clone());
+            std::thread::spawn(move || {
+                let staged = dir.join("staged");
+                for i in 0u64.. {
+                    if stop.load(Ordering::Relaxed) {
+                        return i;
+                    }
+                    let source = if i % 2 == 0 { &fifo } else { &regular };
+                    std::fs::hard_link(source, &staged).unwrap();
+                    std::fs::rename(&staged, &token).unwrap();
+                }
+                unreachable!()
+            })
+        };
+        let (done, finished) = mpsc::channel();
+        let reader = {
+            let token = token.clone();
+            std::thread::spawn(move || {
+                let refused = format!("token file {} is not a regular file", token.display());
+                let mut answers = (0usize, 0usize);
+                for _ in 0..READS {
+                    match read_token_file(&token) {
+                        Ok(value) => {
+                            assert_eq!(value.expose_secret(), "tok");
+                            answers.0 += 1;
+                        }
+                        Err(err) => {
+                            assert_eq!(err.to_string(), refused);
+                            answers.1 += 1;
+                        }
+                    }
+                }
+                done.send(answers).unwrap();
+            })
+        };
+        let outcome = finished.recv_timeout(BOUND);
+        stop.store(true, Ordering::Relaxed);
+        let swaps = swapper.join().unwrap();
+        let (read, refused) = match outcome {
+            Ok(answers) => answers,
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                panic!("a read blocked: {READS} reads did not finish within {BOUND:?}")
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                // The reader panicked on an answer: show its message.
+                std::panic::resume_unwind(reader.join().unwrap_err())
+            }
+        };
+        assert_eq!(read + refused, READS, "{swaps} swaps");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -11,7 +11,8 @@
 //! - the error taxonomy, [`SourceError`]: *not applicable* moves a chain on, anything else
 //!   stops it;
 //! - the environment seam, [`Environment`], through which every source reads variables, so that
-//!   tests never touch the real process environment;
+//!   tests never touch the real process environment, and [`SourceConfig`], the settings every
+//!   source's builder takes in one call (environment, clock, re-read periods);
 //! - the refresh machinery, [`Cached`] (a value read lock-free, re-read when due by one
 //!   caller) with [`RefreshPolicy`] and the [`Clock`] seam ([`SystemClock`], [`ManualClock`]),
 //!   and [`CaFile`], a CA bundle that follows its file's rotation;
@@ -46,6 +47,7 @@
 //! Core does no network I/O and knows no concrete source; its only file I/O is the small-file
 //! readers sources share ([`read_small_file`], [`read_token_file`], [`read_ca_bundle_file`]).
 
+mod config;
 mod credentials;
 mod endpoint;
 mod environment;
@@ -55,9 +57,14 @@ mod jwt;
 mod refresh;
 mod source;
 
+pub use config::SourceConfig;
 pub use credentials::{ClientIdentity, CredentialKind, Credentials};
-pub use endpoint::{is_dns_name, is_loopback, CaBundle, CaFile, Endpoint, Provenance, Trust};
-pub use environment::{Environment, MapEnvironment, ProcessEnvironment};
+pub use endpoint::{
+    is_dns_name, is_loopback, CaBundle, CaFile, Endpoint, Provenance, RedactedUrl, Trust,
+};
+pub use environment::{
+    Environment, MapEnvironment, ProcessEnvironment, MAX_PATH_BYTES, MAX_VARIABLE_BYTES,
+};
 pub use error::{Origin, SourceError};
 pub use files::{
     check_namespace, check_token, read_ca_bundle_file, read_small_file, read_token_file,

@@ -199,21 +199,16 @@ impl<T: Expiring> Cached<T> {
                 return Ok(value);
             }
             // Due: one caller re-reads, the others keep the still-valid value.
-            if self
-                .refreshing
-                .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
-                .is_err()
-            {
+            let Some(_refreshing) = Refreshing::claim(&self.refreshing) else {
                 return Ok(value);
-            }
+            };
             if now < self.due.load(Ordering::Acquire) {
                 // Another caller re-read it between our look at `due` and the flag.
-                self.refreshing.store(false, Ordering::Release);
                 return Ok(self.current.load_full().unwrap_or(value));
             }
-            let result = self.load_and_store(load);
-            self.refreshing.store(false, Ordering::Release);
-            return Ok(result.unwrap_or(value));
+            // The guard lowers the flag even if `load` panics, so that the next due read
+            // happens instead of every later caller keeping the old value forever.
+            return Ok(self.load_and_store(load).unwrap_or(value));
         }
         let _first = self.forced.lock().unwrap_or_else(|e| e.into_inner());
         match self.current.load_full() {
@@ -308,6 +303,25 @@ impl<T: Expiring> Cached<T> {
     }
 }
 
+/// The right to re-read on schedule, held by one caller: taken by raising the flag, given
+/// back by lowering it when dropped, on return or on unwinding from a panicking loader.
+struct Refreshing<'a>(&'a AtomicBool);
+
+impl<'a> Refreshing<'a> {
+    /// The right, unless another caller holds it.
+    fn claim(flag: &'a AtomicBool) -> Option<Self> {
+        flag.compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+            .ok()
+            .map(|_| Self(flag))
+    }
+}
+
+impl Drop for Refreshing<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
+}
+
 impl<T> fmt::Debug for Cached<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Cached")
@@ -332,6 +346,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::disallowed_methods)] // compares the seam with the precise system clock
     fn the_system_clock_is_the_wall_clock_to_within_a_tick() {
         // The coarse clock lags by at most one kernel tick (1 to 10 ms).
         let before = SystemTime::now();
@@ -522,6 +537,40 @@ mod tests {
         assert_eq!(cache.loads(), 2);
         assert_eq!(old_answers.load(Ordering::SeqCst), CALLERS - 1);
         assert_eq!(read(&cache, "unused"), "new");
+    }
+
+    #[test]
+    fn a_panicking_loader_does_not_stop_later_re_reads() {
+        let clock = clock();
+        let cache = Cached::new("token", RefreshPolicy::TOKEN, Arc::new(clock.clone()));
+        read(&cache, "one");
+        clock.advance(Duration::from_secs(60));
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            cache.get(|| panic!("a loader's bug"))
+        }));
+        assert!(panicked.is_err(), "the loader's panic reaches its caller");
+        assert_eq!(cache.loads(), 2);
+        // Still due (the panic stored nothing): the next read re-reads.
+        assert_eq!(read(&cache, "two"), "two");
+        assert_eq!(cache.loads(), 3);
+        // And so does the next one that is due.
+        clock.advance(Duration::from_secs(60));
+        assert_eq!(read(&cache, "three"), "three");
+        // A forced re-read and a first load that panic leave nothing held either.
+        let stale = cache.peek().unwrap();
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            cache.refresh(&stale, || panic!("a loader's bug"))
+        }));
+        assert!(panicked.is_err());
+        let fresh = cache.refresh(&stale, || token("four")).unwrap();
+        assert_eq!(fresh.token().unwrap().expose_secret(), "four");
+        let empty: Cached<Credentials> =
+            Cached::new("token", RefreshPolicy::TOKEN, Arc::new(clock.clone()));
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            empty.get(|| panic!("a loader's bug"))
+        }));
+        assert!(panicked.is_err());
+        assert_eq!(read(&empty, "first"), "first");
     }
 
     #[test]

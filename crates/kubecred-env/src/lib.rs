@@ -59,8 +59,7 @@ use async_trait::async_trait;
 use kubecred_core::{
     check_namespace, check_token, is_dns_name, read_small_file, read_token_file, ApiEndpoint,
     CaBundle, CaFile, Cached, ClientIdentity, Clock, CredentialSource, Credentials, Endpoint,
-    Environment, Origin, ProcessEnvironment, Provenance, RefreshPolicy, SourceError, SystemClock,
-    Trust,
+    Environment, Origin, Provenance, RefreshPolicy, SourceConfig, SourceError, Trust,
 };
 use secrecy::zeroize::Zeroize;
 use secrecy::{ExposeSecret, SecretString};
@@ -72,6 +71,9 @@ use crate::names::Names;
 pub const SOURCE_NAME: &str = "env";
 /// The prefix of the variables unless [`EnvSourceBuilder::prefix`] changes it.
 pub const DEFAULT_PREFIX: &str = "KUBE";
+/// The longest `KUBE_HOST` accepted, in bytes (a URL of an API server, a path prefix
+/// included, is far shorter): a longer one is *failed* before anything quotes it.
+pub const MAX_URL_BYTES: usize = 2048;
 
 /// The env source. See the crate documentation.
 #[derive(Debug)]
@@ -108,14 +110,14 @@ impl EnvSource {
     /// The host variable's value, or *not applicable*, or *failed* when another variable of
     /// the table is set without it.
     fn host(&self) -> Result<String, SourceError> {
-        if let Some(host) = self.env.var(&self.names.host) {
+        if let Some(host) = self.env.var(&self.names.host)? {
             return Ok(host);
         }
         match self
             .names
             .needing_host()
             .into_iter()
-            .find(|name| self.env.var(name).is_some())
+            .find(|name| self.env.is_set(name))
         {
             Some(set) => Err(SourceError::MissingVariable {
                 variable: self.names.host.clone(),
@@ -130,7 +132,7 @@ impl EnvSource {
 
     fn check_twins(&self) -> Result<(), SourceError> {
         for (data, file) in self.names.twins() {
-            if self.env.var(data).is_some() && self.env.var(file).is_some() {
+            if self.env.is_set(data) && self.env.is_set(file) {
                 return Err(SourceError::Conflict {
                     first: data.to_owned(),
                     second: file.to_owned(),
@@ -146,6 +148,9 @@ impl EnvSource {
             variable: self.names.host.clone(),
             problem: problem.to_owned(),
         };
+        if host.len() > MAX_URL_BYTES {
+            return Err(invalid("is longer than 2048 bytes"));
+        }
         let with_scheme = if host.contains("://") {
             host.to_owned()
         } else {
@@ -171,7 +176,7 @@ impl EnvSource {
     }
 
     fn insecure(&self) -> Result<bool, SourceError> {
-        let Some(value) = self.env.var(&self.names.insecure) else {
+        let Some(value) = self.env.var(&self.names.insecure)? else {
             return Ok(false);
         };
         // Go's strconv.ParseBool, as kubectl and the Terraform provider read it.
@@ -189,12 +194,12 @@ impl EnvSource {
     /// The CA trust and the variable it came from, if a CA variable is set: fixed for
     /// `_DATA`, following the file's rotation for `_FILE`.
     fn ca_trust(&self) -> Result<Option<(Trust, &str)>, SourceError> {
-        if let Some(value) = self.env.var(&self.names.ca_data) {
+        if let Some(value) = self.env.var(&self.names.ca_data)? {
             let pem = data::pem_bytes(&self.names.ca_data, value)?;
             let bundle = CaBundle::from_pem(&pem, Origin::Variable(self.names.ca_data.clone()))?;
             return Ok(Some((Trust::CaBundle(bundle), &self.names.ca_data)));
         }
-        if let Some(path) = self.env.var(&self.names.ca_file) {
+        if let Some(path) = self.env.path_var(&self.names.ca_file)? {
             let file = CaFile::open(path, self.ca_policy, Arc::clone(&self.clock))?;
             return Ok(Some((Trust::CaFile(Arc::new(file)), &self.names.ca_file)));
         }
@@ -208,7 +213,7 @@ impl EnvSource {
     }
 
     fn tls_server_name(&self) -> Result<Option<String>, SourceError> {
-        let Some(name) = self.env.var(&self.names.tls_server_name) else {
+        let Some(name) = self.env.var(&self.names.tls_server_name)? else {
             return Ok(None);
         };
         let valid = name.parse::<std::net::IpAddr>().is_ok() || is_dns_name(&name);
@@ -229,18 +234,19 @@ impl EnvSource {
         file: &str,
         what: &'static str,
     ) -> Result<Option<Vec<u8>>, SourceError> {
-        if let Some(value) = self.env.var(data) {
+        if let Some(value) = self.env.var(data)? {
             return data::pem_bytes(data, value).map(Some);
         }
-        match self.env.var(file) {
-            Some(path) => read_small_file(what, path.as_ref()).map(Some),
+        match self.env.path_var(file)? {
+            Some(path) => read_small_file(what, &path).map(Some),
             None => Ok(None),
         }
     }
 
     fn origin(&self, data: &str, file: &str) -> Origin {
-        match self.env.var(file) {
-            Some(path) if self.env.var(data).is_none() => Origin::File(path.into()),
+        // Only called once the twins were read: a variable that cannot be read failed there.
+        match self.env.path_var(file).ok().flatten() {
+            Some(path) if !self.env.is_set(data) => Origin::File(path),
             _ => Origin::Variable(data.to_owned()),
         }
     }
@@ -249,10 +255,10 @@ impl EnvSource {
         let n = &self.names;
         let cert_set = [&n.cert_data, &n.cert_file]
             .into_iter()
-            .find(|v| self.env.var(v).is_some());
+            .find(|v| self.env.is_set(v));
         let key_set = [&n.key_data, &n.key_file]
             .into_iter()
-            .find(|v| self.env.var(v).is_some());
+            .find(|v| self.env.is_set(v));
         match (cert_set, key_set) {
             (None, None) => return Ok(None),
             (Some(cert), None) => {
@@ -286,7 +292,7 @@ impl EnvSource {
     }
 
     fn token(&self) -> Result<Option<SecretString>, SourceError> {
-        if let Some(token) = self.env.var(&self.names.token) {
+        if let Some(token) = self.env.var(&self.names.token)? {
             let token = SecretString::from(token);
             check_token(
                 token.expose_secret(),
@@ -294,8 +300,8 @@ impl EnvSource {
             )?;
             return Ok(Some(token));
         }
-        match self.env.var(&self.names.token_file) {
-            Some(path) => read_token_file(path.as_ref()).map(Some),
+        match self.env.path_var(&self.names.token_file)? {
+            Some(path) => read_token_file(&path).map(Some),
             None => Ok(None),
         }
     }
@@ -332,12 +338,12 @@ impl EnvSource {
         ];
         let variables = table
             .into_iter()
-            .filter(|name| self.env.var(name).is_some())
+            .filter(|name| self.env.is_set(name))
             .cloned()
             .chain(proxy_variables);
         let files: Vec<PathBuf> = [&n.token_file, &n.ca_file, &n.cert_file, &n.key_file]
             .into_iter()
-            .filter_map(|name| self.env.var(name).map(PathBuf::from))
+            .filter_map(|name| self.env.path_var(name).ok().flatten())
             .collect();
         Provenance::new(format!("{} is set", n.host))
             .with_variables(variables)
@@ -379,7 +385,7 @@ impl ApiEndpoint for EnvSource {
             None => Trust::SystemRoots,
         };
         let (proxy, proxy_variables) = proxy::system_proxy(&*self.env, &url)?;
-        let namespace = match self.env.var(&self.names.namespace) {
+        let namespace = match self.env.var(&self.names.namespace)? {
             Some(namespace) => {
                 check_namespace(&namespace).map_err(|problem| SourceError::InvalidVariable {
                     variable: self.names.namespace.clone(),
@@ -435,24 +441,19 @@ impl CredentialSource for EnvSource {
     }
 }
 
-/// Builds an [`EnvSource`]: another prefix, or an injected environment.
+/// Builds an [`EnvSource`]: another prefix, the shared settings of a [`SourceConfig`]
+/// (the environment, the clock, the re-read periods), or any of them one by one.
 #[derive(Debug, Clone)]
 pub struct EnvSourceBuilder {
     prefix: String,
-    env: Arc<dyn Environment>,
-    token_policy: RefreshPolicy,
-    ca_policy: RefreshPolicy,
-    clock: Arc<dyn Clock>,
+    config: SourceConfig,
 }
 
 impl Default for EnvSourceBuilder {
     fn default() -> Self {
         Self {
             prefix: DEFAULT_PREFIX.to_owned(),
-            env: Arc::new(ProcessEnvironment),
-            token_policy: RefreshPolicy::TOKEN,
-            ca_policy: RefreshPolicy::CA_BUNDLE,
-            clock: Arc::new(SystemClock),
+            config: SourceConfig::default(),
         }
     }
 }
@@ -465,44 +466,52 @@ impl EnvSourceBuilder {
         self
     }
 
+    /// Takes the environment, the clock and both re-read periods from `config` (replacing
+    /// what earlier calls set).
+    pub fn configure(mut self, config: &SourceConfig) -> Self {
+        self.config = config.clone();
+        self
+    }
+
     /// Reads variables from `env` instead of the process environment.
     pub fn environment(mut self, env: Arc<dyn Environment>) -> Self {
-        self.env = env;
+        self.config = self.config.with_environment(env);
         self
     }
 
     /// Re-reads the credentials (a rotated `KUBE_TOKEN_FILE`) at least every `period` (60 s
     /// by default).
     pub fn token_refresh_period(mut self, period: std::time::Duration) -> Self {
-        self.token_policy = RefreshPolicy::every(period);
+        self.config = self.config.with_token_refresh_period(period);
         self
     }
 
     /// Re-reads `KUBE_CLUSTER_CA_CERT_FILE` every `period` (300 s by default).
     pub fn ca_refresh_period(mut self, period: std::time::Duration) -> Self {
-        self.ca_policy = RefreshPolicy::every(period);
+        self.config = self.config.with_ca_refresh_period(period);
         self
     }
 
     /// Reads time from `clock` (tests use a [`kubecred_core::ManualClock`]).
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.clock = clock;
+        self.config = self.config.with_clock(clock);
         self
     }
 
     /// The source. Nothing is read until it is asked.
     pub fn build(self) -> EnvSource {
         let names = Names::new(&self.prefix);
+        let config = self.config;
         EnvSource {
             credentials: Cached::new(
                 format!("credentials of {}_*", self.prefix),
-                self.token_policy,
-                Arc::clone(&self.clock),
+                config.token_refresh(),
+                Arc::clone(config.clock()),
             ),
             names,
-            env: self.env,
-            ca_policy: self.ca_policy,
-            clock: self.clock,
+            env: Arc::clone(config.environment()),
+            ca_policy: config.ca_refresh(),
+            clock: Arc::clone(config.clock()),
         }
     }
 }

@@ -19,11 +19,11 @@ pub(crate) fn system_proxy(
     } else {
         ["HTTP_PROXY", "http_proxy"]
     };
-    let Some((variable, value)) = first_set(env, &names) else {
+    let Some((variable, value)) = first_set(env, &names)? else {
         return Ok((None, Vec::new()));
     };
     let mut used = vec![variable.to_owned()];
-    if let Some((no_proxy_name, no_proxy)) = first_set(env, &["NO_PROXY", "no_proxy"]) {
+    if let Some((no_proxy_name, no_proxy)) = first_set(env, &["NO_PROXY", "no_proxy"])? {
         used.push(no_proxy_name.to_owned());
         if bypasses(&no_proxy, target) {
             return Ok((None, used));
@@ -47,10 +47,21 @@ pub(crate) fn system_proxy(
     Ok((Some(url), used))
 }
 
-fn first_set<'a>(env: &dyn Environment, names: &[&'a str]) -> Option<(&'a str, String)> {
-    names
-        .iter()
-        .find_map(|name| env.var(name).map(|value| (*name, value)))
+/// The first of `names` that is set, with its value.
+///
+/// # Errors
+///
+/// The variable's own error when the first one set cannot be read (not UTF-8, too long).
+fn first_set<'a>(
+    env: &dyn Environment,
+    names: &[&'a str],
+) -> Result<Option<(&'a str, String)>, SourceError> {
+    for name in names {
+        if let Some(value) = env.var(name)? {
+            return Ok(Some((name, value)));
+        }
+    }
+    Ok(None)
 }
 
 /// Whether a `NO_PROXY` list exempts `target`: `*`, a host or domain (with or without a
@@ -101,25 +112,15 @@ fn split_port(entry: &str) -> (&str, Option<u16>) {
     (entry, None)
 }
 
+/// Whether `pattern` (an IP address, or a CIDR block as `ipnet` parses it) covers `ip`; an
+/// IPv4 block never covers an IPv6 address, nor the other way round.
 fn ip_matches(pattern: &str, ip: IpAddr) -> bool {
-    match pattern.split_once('/') {
-        None => pattern.parse::<IpAddr>() == Ok(ip),
-        Some((network, bits)) => {
-            let (Ok(network), Ok(bits)) = (network.parse::<IpAddr>(), bits.parse::<u32>()) else {
-                return false;
-            };
-            match (network, ip) {
-                (IpAddr::V4(n), IpAddr::V4(a)) if bits <= 32 => {
-                    let mask = u32::MAX.checked_shl(32 - bits).unwrap_or(0);
-                    u32::from(n) & mask == u32::from(a) & mask
-                }
-                (IpAddr::V6(n), IpAddr::V6(a)) if bits <= 128 => {
-                    let mask = u128::MAX.checked_shl(128 - bits).unwrap_or(0);
-                    u128::from(n) & mask == u128::from(a) & mask
-                }
-                _ => false,
-            }
-        }
+    if pattern.contains('/') {
+        pattern
+            .parse::<ipnet::IpNet>()
+            .is_ok_and(|network| network.contains(&ip))
+    } else {
+        pattern.parse::<IpAddr>() == Ok(ip)
     }
 }
 

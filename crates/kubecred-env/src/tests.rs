@@ -260,3 +260,208 @@ async fn provenance_lists_names_and_file_paths_only() {
     assert_eq!(e.namespace(), "team-b");
     assert_eq!(e.proxy().map(Url::as_str), Some("http://proxy.test:3128/"));
 }
+
+/// The base64 body of a PEM block, its lines joined.
+fn pem_body(pem: &str) -> String {
+    pem.lines()
+        .filter(|line| !line.starts_with("-----"))
+        .collect()
+}
+
+/// Panics when `text` quotes any 16 characters of `body` or lists bytes as decimal numbers
+/// (`[45, 45, 45, …]`, what a PEM parser's own message does with a line).
+fn assert_quotes_nothing_of(text: &str, body: &str) {
+    for window in body.as_bytes().windows(16) {
+        let window = std::str::from_utf8(window).unwrap();
+        assert!(!text.contains(window), "quotes {window:?}: {text}");
+    }
+    let parts: Vec<&str> = text.split(", ").collect();
+    let lists_bytes = parts.windows(3).any(|w| {
+        w[0].ends_with(|c: char| c.is_ascii_digit())
+            && !w[1].is_empty()
+            && w[1].bytes().all(|b| b.is_ascii_digit())
+            && w[2].starts_with(|c: char| c.is_ascii_digit())
+    });
+    assert!(!lists_bytes, "lists bytes: {text}");
+}
+
+fn seen(err: &SourceError) -> [String; 4] {
+    [
+        err.to_string(),
+        kubecred_core::error_chain(err),
+        format!("{err:?}"),
+        format!("{err:#?}"),
+    ]
+}
+
+#[tokio::test]
+async fn a_one_line_certificate_and_key_pem_quotes_none_of_the_key() {
+    let ca = CertificateAuthority::new("one-line-ca").unwrap();
+    let client = ca.issue_client_certificate("one-line").unwrap();
+    let key_body = pem_body(client.key_pem());
+    let both = format!("{}{}", client.cert_pem(), client.key_pem());
+    for (one_line, problem) in [
+        (
+            both.replace('\n', "\\n"),
+            "is not valid PEM: a line that starts a block holds more than its -----BEGIN ...----- marker (is the PEM on one line, with spaces or literal \\n instead of newlines?)",
+        ),
+        (
+            both.replace('\n', " "),
+            "is not valid PEM: a block has no -----END ...----- line",
+        ),
+    ] {
+        let err = source(&[
+            ("KUBE_HOST", "https://127.0.0.1:6443"),
+            ("KUBE_CLIENT_CERT_DATA", &one_line),
+            ("KUBE_CLIENT_KEY_DATA", client.key_pem()),
+        ])
+        .credentials()
+        .await
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!("client certificate identity from environment variable KUBE_CLIENT_CERT_DATA {problem}")
+        );
+        for text in seen(&err) {
+            assert_quotes_nothing_of(&text, &key_body);
+        }
+        // The key alone on one line: named, not quoted, either.
+        let err = source(&[
+            ("KUBE_HOST", "https://127.0.0.1:6443"),
+            ("KUBE_CLIENT_CERT_DATA", client.cert_pem()),
+            ("KUBE_CLIENT_KEY_DATA", &one_line),
+        ])
+        .credentials()
+        .await
+        .unwrap_err();
+        assert!(err.to_string().contains("KUBE_CLIENT_KEY_DATA"), "{err}");
+        for text in seen(&err) {
+            assert_quotes_nothing_of(&text, &key_body);
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_one_line_ca_bundle_is_described_not_quoted() {
+    let ca = CertificateAuthority::new("one-line-ca").unwrap();
+    let ca_body = pem_body(&ca.pem());
+    let one_line = ca.pem().replace('\n', "\\n");
+    let err = endpoint(&[
+        ("KUBE_HOST", "https://127.0.0.1:6443"),
+        ("KUBE_CLUSTER_CA_CERT_DATA", &one_line),
+    ])
+    .await
+    .unwrap_err();
+    assert!(
+        err.to_string().starts_with(
+            "CA bundle from environment variable KUBE_CLUSTER_CA_CERT_DATA is not valid PEM: "
+        ),
+        "{err}"
+    );
+    for text in seen(&err) {
+        assert_quotes_nothing_of(&text, &ca_body);
+        assert!(text.len() < 1024, "{} bytes: {text}", text.len());
+    }
+}
+
+#[tokio::test]
+async fn garbage_in_a_private_key_block_is_said_not_to_parse() {
+    let ca = CertificateAuthority::new("garbage-key-ca").unwrap();
+    let client = ca.issue_client_certificate("garbage-key").unwrap();
+    let garbage = format!(
+        "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
+        base64::engine::general_purpose::STANDARD.encode("this is not a key, only some text")
+    );
+    let err = failure(&[
+        ("KUBE_HOST", "https://127.0.0.1:6443"),
+        ("KUBE_CLIENT_CERT_DATA", client.cert_pem()),
+        ("KUBE_CLIENT_KEY_DATA", &garbage),
+    ])
+    .await;
+    assert_eq!(
+        err,
+        "client certificate identity from environment variable KUBE_CLIENT_KEY_DATA holds a PRIVATE KEY block whose content does not parse as a private key (it is not DER)"
+    );
+}
+
+#[tokio::test]
+async fn an_x509_v1_client_certificate_is_said_to_be_v1() {
+    let ca = CertificateAuthority::new("v1-ca").unwrap();
+    let client = ca.issue_client_certificate("v1").unwrap();
+    // The tbsCertificate's `[0] EXPLICIT INTEGER 2` (v3) made `0` (v1): same length.
+    let mut der = client.der().to_vec();
+    let at = der
+        .windows(5)
+        .position(|w| w == [0xa0, 0x03, 0x02, 0x01, 0x02])
+        .unwrap();
+    der[at + 4] = 0x00;
+    let v1 = format!(
+        "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
+        base64::engine::general_purpose::STANDARD.encode(&der)
+    );
+    let err = failure(&[
+        ("KUBE_HOST", "https://127.0.0.1:6443"),
+        ("KUBE_CLIENT_CERT_DATA", &v1),
+        ("KUBE_CLIENT_KEY_DATA", client.key_pem()),
+    ])
+    .await;
+    assert_eq!(
+        err,
+        "client certificate identity from environment variable KUBE_CLIENT_CERT_DATA holds an X.509 v1 certificate: a TLS client certificate must be X.509 v3"
+    );
+}
+
+#[tokio::test]
+async fn a_data_value_over_1_mib_is_refused_naming_the_variable_and_the_limit() {
+    let huge = "QUFB".repeat(kubecred_core::MAX_FILE_BYTES as usize / 4 + 1);
+    for name in [
+        "KUBE_CLUSTER_CA_CERT_DATA",
+        "KUBE_CLIENT_CERT_DATA",
+        "KUBE_CLIENT_KEY_DATA",
+    ] {
+        let mut vars = vec![
+            ("KUBE_HOST", "https://127.0.0.1:6443"),
+            (name, huge.as_str()),
+        ];
+        if name != "KUBE_CLUSTER_CA_CERT_DATA" {
+            let twin = if name == "KUBE_CLIENT_CERT_DATA" {
+                "KUBE_CLIENT_KEY_DATA"
+            } else {
+                "KUBE_CLIENT_CERT_DATA"
+            };
+            vars.push((twin, "-----BEGIN X-----\n-----END X-----\n"));
+        }
+        let err = failure(&vars).await;
+        assert_eq!(
+            err,
+            format!("environment variable {name} is longer than 1 MiB"),
+            "{name}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_proxy_password_is_in_no_debug_or_display() {
+    let canary = "s3cr3t-canary";
+    let proxy = format!("http://user:{canary}@127.0.0.1:3128");
+    let source = source(&[
+        ("KUBE_HOST", "https://api.example.test:6443"),
+        ("KUBE_TOKEN", "a-token"),
+        ("HTTPS_PROXY", &proxy),
+    ]);
+    let endpoint = source.endpoint().await.unwrap();
+    // The password is still used...
+    assert_eq!(endpoint.proxy().unwrap().password(), Some(canary));
+    // ...and never shown.
+    for text in [
+        format!("{endpoint:?}"),
+        format!("{endpoint:#?}"),
+        endpoint.display_url(),
+        endpoint.trust().to_string(),
+        format!("{source:?}"),
+        format!("{:?}", endpoint.provenance()),
+    ] {
+        assert!(!text.contains(canary), "{text}");
+    }
+    assert!(format!("{endpoint:?}").contains("http://user:[redacted]@127.0.0.1:3128/"));
+}

@@ -60,8 +60,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use kubecred_core::{
     check_namespace, is_dns_name, read_small_file, read_token_file, ApiEndpoint, CaFile, Cached,
-    Clock, CredentialSource, Credentials, Endpoint, Environment, ProcessEnvironment, Provenance,
-    RefreshPolicy, SourceError, SystemClock, Trust,
+    Clock, CredentialSource, Credentials, Endpoint, Environment, Provenance, RefreshPolicy,
+    SourceConfig, SourceError, Trust,
 };
 use url::Url;
 
@@ -91,6 +91,8 @@ const APPLIES_REASON: &str = "KUBERNETES_SERVICE_HOST and _PORT are set";
 /// The in-cluster source. See the crate documentation.
 #[derive(Debug)]
 pub struct InCluster {
+    dir: PathBuf,
+    dir_origin: Option<String>,
     token_path: PathBuf,
     ca_path: PathBuf,
     namespace_path: PathBuf,
@@ -139,12 +141,42 @@ impl InCluster {
     }
 
     fn read_token(&self) -> Result<Credentials, SourceError> {
-        read_token_file(&self.token_path).map(Credentials::bearer)
+        read_token_file(&self.token_path)
+            .map(Credentials::bearer)
+            .map_err(|e| self.blame_dir(&self.token_path, e))
+    }
+
+    /// `error`, the failure to read `file`, or, when `file` is in the service-account
+    /// directory and that directory is missing or not a directory, the directory's own error
+    /// (naming it and where its path came from) with `error` as its cause. Checked only after
+    /// a read failed: a working pod pays nothing.
+    fn blame_dir(&self, file: &Path, error: SourceError) -> SourceError {
+        if !file.starts_with(&self.dir) {
+            return error;
+        }
+        let problem = match std::fs::metadata(&self.dir) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => "does not exist",
+            Ok(metadata) if !metadata.is_dir() => "is not a directory",
+            _ => return error,
+        };
+        let default =
+            self.dir_origin.is_none() && self.dir == Path::new(DEFAULT_SERVICEACCOUNT_DIR);
+        SourceError::InvalidDirectory {
+            what: if default {
+                "default service-account directory"
+            } else {
+                "service-account directory"
+            },
+            path: self.dir.clone(),
+            origin: self.dir_origin.clone(),
+            problem,
+            source: Box::new(error),
+        }
     }
 
     fn url(&self) -> Result<Url, SourceError> {
-        let host = self.env.var(SERVICE_HOST_VAR);
-        let port = self.env.var(SERVICE_PORT_VAR);
+        let host = self.env.var(SERVICE_HOST_VAR)?;
+        let port = self.env.var(SERVICE_PORT_VAR)?;
         let (host, port) = match (host, port) {
             (None, None) => {
                 return Err(SourceError::not_applicable(format!(
@@ -188,7 +220,7 @@ impl InCluster {
 
     /// The namespace and, for `explain`, the variable or file it came from.
     fn namespace(&self) -> Result<(String, Provenance), SourceError> {
-        if let Some(namespace) = self.env.var(POD_NAMESPACE_VAR) {
+        if let Some(namespace) = self.env.var(POD_NAMESPACE_VAR)? {
             check_namespace(&namespace).map_err(|problem| SourceError::InvalidVariable {
                 variable: POD_NAMESPACE_VAR.to_owned(),
                 problem,
@@ -257,11 +289,14 @@ impl ApiEndpoint for InCluster {
     ///
     /// *Not applicable* when neither variable is set; [`SourceError::MissingVariable`] when
     /// one is set without the other; [`SourceError::InvalidVariable`] for a bad host or port;
-    /// the errors of [`kubecred_core::read_ca_bundle_file`] for `ca.crt`; [`SourceError::ReadFile`] for an
-    /// unreadable namespace file (a missing one means `default`).
+    /// the errors of [`kubecred_core::read_ca_bundle_file`] for `ca.crt`, or
+    /// [`SourceError::InvalidDirectory`] (its cause) when the service-account directory is
+    /// missing or not a directory; [`SourceError::ReadFile`] for an unreadable namespace
+    /// file (a missing one means `default`).
     async fn endpoint(&self) -> Result<Endpoint, SourceError> {
         let url = self.url()?;
-        let ca = CaFile::open(&self.ca_path, self.ca_policy, Arc::clone(&self.clock))?;
+        let ca = CaFile::open(&self.ca_path, self.ca_policy, Arc::clone(&self.clock))
+            .map_err(|e| self.blame_dir(&self.ca_path, e))?;
         let (namespace, namespace_provenance) = self.namespace()?;
         let provenance = Provenance::new(APPLIES_REASON)
             .with_variables([SERVICE_HOST_VAR, SERVICE_PORT_VAR])
@@ -286,7 +321,9 @@ impl CredentialSource for InCluster {
     ///
     /// # Errors
     ///
-    /// The errors of [`read_token_file`] on the first call: a missing or empty token file.
+    /// The errors of [`read_token_file`] on the first call: a missing or empty token file
+    /// ([`SourceError::InvalidDirectory`], with that error as its cause, when the
+    /// service-account directory is missing or not a directory).
     async fn credentials(&self) -> Result<Arc<Credentials>, SourceError> {
         self.token.get(|| self.read_token())
     }
@@ -309,28 +346,24 @@ impl CredentialSource for InCluster {
 #[derive(Debug, Clone)]
 pub struct InClusterBuilder {
     dir: PathBuf,
+    dir_origin: Option<String>,
     token_path: Option<PathBuf>,
     ca_path: Option<PathBuf>,
     namespace_path: Option<PathBuf>,
     use_dns_name: bool,
-    env: Arc<dyn Environment>,
-    token_policy: RefreshPolicy,
-    ca_policy: RefreshPolicy,
-    clock: Arc<dyn Clock>,
+    config: SourceConfig,
 }
 
 impl Default for InClusterBuilder {
     fn default() -> Self {
         Self {
             dir: PathBuf::from(DEFAULT_SERVICEACCOUNT_DIR),
+            dir_origin: None,
             token_path: None,
             ca_path: None,
             namespace_path: None,
             use_dns_name: false,
-            env: Arc::new(ProcessEnvironment),
-            token_policy: RefreshPolicy::TOKEN,
-            ca_policy: RefreshPolicy::CA_BUNDLE,
-            clock: Arc::new(SystemClock),
+            config: SourceConfig::default(),
         }
     }
 }
@@ -340,6 +373,25 @@ impl InClusterBuilder {
     /// [`DEFAULT_SERVICEACCOUNT_DIR`]. A path set with the methods below wins.
     pub fn serviceaccount_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.dir = dir.into();
+        self.dir_origin = None;
+        self
+    }
+
+    /// Like [`InClusterBuilder::serviceaccount_dir`], naming where `dir` came from in errors:
+    /// `origin` as a person would name it, e.g. `--serviceaccount-dir` or
+    /// `KUBECRED_SERVICEACCOUNT_DIR`. When the kubelet's variables are set and a file in the
+    /// directory cannot be read because the directory is missing or is not a directory, the
+    /// error ([`SourceError::InvalidDirectory`]) names the directory and its origin
+    /// ("service-account directory /x (from --serviceaccount-dir) does not exist"), with the
+    /// file's error as its cause. Without an origin it names the directory only, or "the
+    /// default service-account directory" for [`DEFAULT_SERVICEACCOUNT_DIR`].
+    pub fn serviceaccount_dir_from(
+        mut self,
+        dir: impl Into<PathBuf>,
+        origin: impl Into<String>,
+    ) -> Self {
+        self.dir = dir.into();
+        self.dir_origin = Some(origin.into());
         self
     }
 
@@ -369,38 +421,47 @@ impl InClusterBuilder {
         self
     }
 
+    /// Takes the environment, the clock and both re-read periods from `config` (replacing
+    /// what earlier calls set).
+    pub fn configure(mut self, config: &SourceConfig) -> Self {
+        self.config = config.clone();
+        self
+    }
+
     /// Reads variables from `env` instead of the process environment.
     pub fn environment(mut self, env: Arc<dyn Environment>) -> Self {
-        self.env = env;
+        self.config = self.config.with_environment(env);
         self
     }
 
     /// Re-reads the token at least every `period` (60 s by default: the field's rule).
     pub fn token_refresh_period(mut self, period: std::time::Duration) -> Self {
-        self.token_policy = RefreshPolicy::every(period);
+        self.config = self.config.with_token_refresh_period(period);
         self
     }
 
     /// Re-reads `ca.crt` every `period` (300 s by default).
     pub fn ca_refresh_period(mut self, period: std::time::Duration) -> Self {
-        self.ca_policy = RefreshPolicy::every(period);
+        self.config = self.config.with_ca_refresh_period(period);
         self
     }
 
     /// Reads time from `clock` (tests use a [`kubecred_core::ManualClock`]).
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.clock = clock;
+        self.config = self.config.with_clock(clock);
         self
     }
 
     /// The source. Nothing is read until it is asked.
     pub fn build(self) -> InCluster {
         let token_path = self.token_path.unwrap_or_else(|| self.dir.join(TOKEN_FILE));
+        let config = self.config;
         InCluster {
+            dir_origin: self.dir_origin,
             token: Cached::new(
                 format!("token file {}", token_path.display()),
-                self.token_policy,
-                Arc::clone(&self.clock),
+                config.token_refresh(),
+                Arc::clone(config.clock()),
             ),
             token_path,
             ca_path: self.ca_path.unwrap_or_else(|| self.dir.join(CA_FILE)),
@@ -408,9 +469,10 @@ impl InClusterBuilder {
                 .namespace_path
                 .unwrap_or_else(|| self.dir.join(NAMESPACE_FILE)),
             use_dns_name: self.use_dns_name,
-            env: self.env,
-            ca_policy: self.ca_policy,
-            clock: self.clock,
+            env: Arc::clone(config.environment()),
+            ca_policy: config.ca_refresh(),
+            clock: Arc::clone(config.clock()),
+            dir: self.dir,
         }
     }
 }

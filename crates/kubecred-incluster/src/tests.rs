@@ -138,7 +138,7 @@ async fn endpoint_trusts_only_ca_crt_and_reports_what_it_read() {
         panic!("expected the CA file, got {:?}", e.trust());
     };
     assert_eq!(file.path(), pod.dir.ca_path());
-    assert_eq!(file.current().certificates().len(), 1);
+    assert_eq!(file.read_current().certificates().len(), 1);
     assert!(pod.ca_pem.contains("BEGIN CERTIFICATE"));
     let p = e.provenance();
     assert_eq!(p.reason, "KUBERNETES_SERVICE_HOST and _PORT are set");
@@ -366,7 +366,7 @@ async fn ca_crt_is_re_read_after_its_period_and_garbage_keeps_the_old_roots() {
     let Trust::CaFile(file) = e.trust() else {
         panic!("expected the CA file, got {:?}", e.trust());
     };
-    let first = file.current();
+    let first = file.read_current();
     let other = CertificateAuthority::new("rotated-ca").unwrap();
     pod.dir
         .update(&ServiceAccountFiles::new().token("tok-1").ca_crt(format!(
@@ -376,16 +376,16 @@ async fn ca_crt_is_re_read_after_its_period_and_garbage_keeps_the_old_roots() {
         )))
         .unwrap();
     clock.advance(Duration::from_secs(299));
-    assert_eq!(file.current().certificates().len(), 1);
+    assert_eq!(file.read_current().certificates().len(), 1);
     clock.advance(Duration::from_secs(1));
-    assert_eq!(file.current().certificates().len(), 2);
+    assert_eq!(file.read_current().certificates().len(), 2);
 
     pod.dir
         .update(&ServiceAccountFiles::new().token("tok-1").ca_crt("garbage"))
         .unwrap();
     clock.advance(Duration::from_secs(300));
     let logs = LogCapture::start();
-    let kept = file.current();
+    let kept = file.read_current();
     assert_eq!(kept.certificates().len(), 2);
     let warned = logs.take();
     assert!(warned.contains("keeping the last good value"), "{warned}");
@@ -409,4 +409,96 @@ async fn missing_or_empty_token_fails_naming_the_file() {
         err.to_string(),
         format!("token file {} is empty", empty.dir.token_path().display())
     );
+}
+
+#[tokio::test]
+async fn a_missing_or_non_directory_serviceaccount_dir_is_named_with_its_origin() {
+    let pod = complete();
+    let missing = pod.dir.path().join("nonexistent").join("sa");
+    // A regular file (the kubelet's `ca.crt` link to one) where the directory should be.
+    let regular = pod.dir.ca_path();
+    let env = || Arc::new(MapEnvironment::new(IN_POD.iter().copied()));
+    for (dir, problem) in [
+        (&missing, "does not exist"),
+        (&regular, "is not a directory"),
+    ] {
+        let from_flag = InCluster::builder()
+            .serviceaccount_dir_from(dir, "--serviceaccount-dir")
+            .environment(env())
+            .build();
+        let err = from_flag.endpoint().await.unwrap_err();
+        assert!(!err.is_not_applicable(), "{err}");
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "service-account directory {} (from --serviceaccount-dir) {problem}",
+                dir.display()
+            )
+        );
+        // The file that could not be read is the cause, and both are named for explain.
+        let ca = dir.join(CA_FILE);
+        assert!(
+            kubecred_core::error_chain(&err).contains(&format!("CA bundle file {}", ca.display())),
+            "{}",
+            kubecred_core::error_chain(&err)
+        );
+        assert_eq!(err.files(), [dir.clone(), ca]);
+        let err = from_flag.credentials().await.unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "service-account directory {} (from --serviceaccount-dir) {problem}",
+                dir.display()
+            )
+        );
+
+        // Without an origin, the directory alone is named.
+        let in_code = InCluster::builder()
+            .serviceaccount_dir(dir)
+            .environment(env())
+            .build();
+        assert_eq!(
+            in_code.endpoint().await.unwrap_err().to_string(),
+            format!("service-account directory {} {problem}", dir.display())
+        );
+    }
+
+    // Files moved out of the directory are not its fault; outside a pod nothing is read.
+    let elsewhere = InCluster::builder()
+        .serviceaccount_dir_from(&missing, "KUBECRED_SERVICEACCOUNT_DIR")
+        .token_path(pod.dir.token_path())
+        .ca_path(pod.dir.ca_path())
+        .namespace_path(pod.dir.path().join(NAMESPACE_FILE))
+        .environment(env())
+        .build();
+    assert!(elsewhere.endpoint().await.is_ok());
+    assert!(elsewhere.credentials().await.is_ok());
+    let outside = InCluster::builder()
+        .serviceaccount_dir_from(&missing, "--serviceaccount-dir")
+        .environment(Arc::new(MapEnvironment::default()))
+        .build();
+    assert!(outside.endpoint().await.unwrap_err().is_not_applicable());
+}
+
+#[tokio::test]
+async fn the_default_serviceaccount_dir_is_called_the_default() {
+    let result = InCluster::builder()
+        .environment(Arc::new(MapEnvironment::new(IN_POD.iter().copied())))
+        .build()
+        .endpoint()
+        .await;
+    if Path::new(DEFAULT_SERVICEACCOUNT_DIR).is_dir() {
+        // Inside a real pod the directory is there: whatever happens, it is not blamed.
+        assert!(
+            !matches!(result, Err(SourceError::InvalidDirectory { .. })),
+            "{result:?}"
+        );
+    } else {
+        assert_eq!(
+            result.unwrap_err().to_string(),
+            format!(
+                "default service-account directory {DEFAULT_SERVICEACCOUNT_DIR} does not exist"
+            )
+        );
+    }
 }

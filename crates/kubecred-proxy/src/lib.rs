@@ -41,6 +41,7 @@
 //! `explain` sends no request and a busy proxy costs one accepted connection. The cost: any
 //! program listening on the address counts as a proxy until the first request says otherwise.
 
+use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -48,8 +49,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use kubecred_core::{
-    is_loopback, ApiEndpoint, CredentialSource, Credentials, Endpoint, Provenance, SourceError,
-    Trust,
+    is_loopback, ApiEndpoint, CredentialSource, Credentials, Endpoint, Provenance, RedactedUrl,
+    SourceError, Trust,
 };
 use url::{Host, Url};
 
@@ -68,7 +69,9 @@ pub const FORBIDDEN_HINT: &str = "refused by kubectl proxy's request filter, not
 it rejects exec and attach paths (--reject-paths) and Host headers it does not accept (--accept-hosts)";
 
 /// The `kubectl proxy` source. See the crate documentation.
-#[derive(Debug, Clone)]
+///
+/// `Debug` shows the URL without a password ([`RedactedUrl`]).
+#[derive(Clone)]
 pub struct ProxySource {
     url: String,
     setting: Setting,
@@ -91,6 +94,17 @@ enum Setting {
 enum Address {
     Tcp { url: Url, socket: SocketAddr },
     Unix { path: PathBuf },
+}
+
+impl fmt::Debug for ProxySource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ProxySource")
+            .field("url", &RedactedUrl::unparsed(&self.url))
+            .field("setting", &self.setting)
+            .field("probe_timeout", &self.probe_timeout)
+            .field("anonymous", &self.anonymous)
+            .finish()
+    }
 }
 
 impl Default for ProxySource {
@@ -179,7 +193,10 @@ impl ProxySource {
             ),
             #[cfg(unix)]
             Address::Unix { path } => (
-                path.display().to_string(),
+                {
+                    self.check_socket(path)?;
+                    path.display().to_string()
+                },
                 tokio::time::timeout(self.probe_timeout, tokio::net::UnixStream::connect(path))
                     .await
                     .map(|r| r.map(drop)),
@@ -199,6 +216,28 @@ impl ProxySource {
                 "nothing answered on {what} within {} ms",
                 self.probe_timeout.as_millis()
             ))),
+        }
+    }
+
+    /// A path that exists but is not a unix socket is a configuration error, not "nothing
+    /// listening" (connecting to a regular file says "connection refused"). A missing path is
+    /// left to the probe: nothing listening, *not applicable*.
+    #[cfg(unix)]
+    fn check_socket(&self, path: &std::path::Path) -> Result<(), SourceError> {
+        use std::os::unix::fs::FileTypeExt as _;
+        match std::fs::metadata(path) {
+            Ok(metadata) if !metadata.file_type().is_socket() => Err(self.invalid(&format!(
+                "names {}, which is not a unix socket ({}; kubectl proxy --unix-socket creates a socket there)",
+                path.display(),
+                if metadata.is_dir() {
+                    "a directory"
+                } else if metadata.is_file() {
+                    "a regular file"
+                } else {
+                    "another kind of file"
+                }
+            ))),
+            _ => Ok(()),
         }
     }
 
@@ -283,12 +322,22 @@ impl CredentialSource for ProxySource {
     }
 }
 
-/// Builds a [`ProxySource`].
-#[derive(Debug, Clone)]
+/// Builds a [`ProxySource`]. `Debug` shows the URL without a password ([`RedactedUrl`]).
+#[derive(Clone)]
 pub struct ProxySourceBuilder {
     url: String,
     setting: Setting,
     probe_timeout: Duration,
+}
+
+impl fmt::Debug for ProxySourceBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ProxySourceBuilder")
+            .field("url", &RedactedUrl::unparsed(&self.url))
+            .field("setting", &self.setting)
+            .field("probe_timeout", &self.probe_timeout)
+            .finish()
+    }
 }
 
 impl Default for ProxySourceBuilder {
@@ -447,6 +496,61 @@ mod tests {
             .await
             .unwrap_err();
         assert!(err.is_not_applicable(), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_unix_path_that_is_not_a_socket_fails_saying_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("proxy.sock");
+        std::fs::write(&file, "").unwrap();
+        for (path, kind) in [
+            (&file, "a regular file"),
+            (&dir.path().to_owned(), "a directory"),
+        ] {
+            let err = ProxySource::builder()
+                .url_from_setting(
+                    "the proxy URL (--proxy-url)",
+                    format!("unix://{}", path.display()),
+                )
+                .build()
+                .endpoint()
+                .await
+                .unwrap_err();
+            assert!(!err.is_not_applicable(), "{err}");
+            assert_eq!(
+                err.to_string(),
+                format!(
+                    "the proxy URL (--proxy-url) names {}, which is not a unix socket ({kind}; kubectl proxy --unix-socket creates a socket there)",
+                    path.display()
+                )
+            );
+        }
+        // A missing path is still nothing listening.
+        let err = source(&format!(
+            "unix://{}",
+            dir.path().join("missing.sock").display()
+        ))
+        .endpoint()
+        .await
+        .unwrap_err();
+        assert!(err.is_not_applicable(), "{err}");
+        assert!(err.to_string().ends_with("(no such socket)"), "{err}");
+    }
+
+    #[test]
+    fn debug_never_shows_the_url_s_password() {
+        let url = "http://user:s3cr3t-canary@127.0.0.1:3128";
+        let builder = ProxySource::builder().url(url);
+        let source = builder.clone().build();
+        for shown in [
+            format!("{builder:?}"),
+            format!("{builder:#?}"),
+            format!("{source:?}"),
+            format!("{source:#?}"),
+        ] {
+            assert!(!shown.contains("s3cr3t-canary"), "{shown}");
+            assert!(shown.contains("user:[redacted]@127.0.0.1:3128"), "{shown}");
+        }
     }
 
     #[test]

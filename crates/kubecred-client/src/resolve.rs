@@ -1,0 +1,347 @@
+//! Resolution: each entry of a chain evaluated in order, the report of every outcome, and the
+//! choice a client is built from.
+//!
+//! A source that does not apply moves the chain on; the first that applies is chosen; one
+//! that applies but is broken (or whose composition policy refuses) stops the chain. A
+//! successful `build()` evaluates nothing after the chosen source ([`Until::Chosen`]);
+//! `explain()` and a failed `build()` evaluate every entry, so that the report is whole.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::HeaderValue;
+use kubecred_core::{ApiEndpoint, CredentialSource, Credentials, Endpoint, SourceError, Trust};
+
+use crate::explain::{CredentialReport, Explanation, Outcome, SourceReport};
+use crate::transport::{self, IdentityResolver, SetupError};
+use crate::{policy, Client, Error};
+
+/// One entry of a chain: one source in a chain (two, possibly, composed by hand), or a
+/// kubecred source whose own configuration is broken.
+#[derive(Debug)]
+pub(crate) struct Entry {
+    /// The entry's name in the report: the source's (for a hand-composed pair, the
+    /// endpoint's, unless the credentials are what failed).
+    name: String,
+    kind: EntryKind,
+}
+
+#[derive(Debug)]
+enum EntryKind {
+    /// Where the endpoint and the credentials come from.
+    Sources {
+        endpoint: Arc<dyn ApiEndpoint>,
+        /// `None`: anonymous (an endpoint composed by hand without credentials).
+        credentials: Option<Arc<dyn CredentialSource>>,
+    },
+    /// A kubecred source that a setting of its own (a `KUBECRED_*` variable) breaks: it is
+    /// *failed* with this error, while the rest of the chain is still evaluated.
+    Misconfigured(SourceError),
+}
+
+impl Entry {
+    /// A source that is both the endpoint and the credentials, under its own name.
+    pub(crate) fn source(source: Arc<dyn kubecred_core::Source>) -> Self {
+        let name = ApiEndpoint::name(&*source).to_owned();
+        Self {
+            name,
+            kind: EntryKind::Sources {
+                endpoint: Arc::clone(&source) as Arc<dyn ApiEndpoint>,
+                credentials: Some(source as Arc<dyn CredentialSource>),
+            },
+        }
+    }
+
+    /// An endpoint and credentials composed by hand (`None`: anonymous).
+    pub(crate) fn composed(
+        endpoint: Arc<dyn ApiEndpoint>,
+        credentials: Option<Arc<dyn CredentialSource>>,
+    ) -> Self {
+        Self {
+            name: endpoint.name().to_owned(),
+            kind: EntryKind::Sources {
+                endpoint,
+                credentials,
+            },
+        }
+    }
+
+    /// The source `name`, *failed* with `error` by its own configuration.
+    pub(crate) fn misconfigured(name: &str, error: SourceError) -> Self {
+        Self {
+            name: name.to_owned(),
+            kind: EntryKind::Misconfigured(error),
+        }
+    }
+}
+
+/// How far a resolution evaluates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Until {
+    /// Stop at the chosen source (a successful `build()`): nothing after it is read, probed
+    /// or connected to. A failure still evaluates the rest, for the report.
+    Chosen,
+    /// Every entry (`explain()`).
+    End,
+}
+
+/// What the reqwest client of a chosen endpoint is built with.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Timeouts {
+    /// The TCP (and TLS) connect limit.
+    pub(crate) connect: Duration,
+    /// The whole-request limit, from sending to the end of the body.
+    pub(crate) request: Duration,
+}
+
+/// The chosen entry, ready to become a [`Client`].
+pub(crate) struct Chosen {
+    /// The client's name: the source's, or `<endpoint> with <credentials>` when composed.
+    pub(crate) name: String,
+    pub(crate) endpoint: Endpoint,
+    pub(crate) credentials: Arc<dyn CredentialSource>,
+    pub(crate) tls: Arc<rustls::ClientConfig>,
+    pub(crate) identity: Option<Arc<IdentityResolver>>,
+    pub(crate) host: Option<HeaderValue>,
+    pub(crate) http: reqwest::Client,
+}
+
+/// How a resolution ended.
+pub(crate) enum Decision {
+    Chosen(Box<Chosen>),
+    /// A source applies but is broken: its name (the one in the report) and why.
+    Failed(String, SourceError),
+    /// kubecred itself could not set up the transport of the chosen source.
+    Internal(String),
+    NoSource,
+}
+
+/// The report and the decision of one resolution.
+pub(crate) struct Resolution {
+    pub(crate) report: Explanation,
+    pub(crate) decision: Decision,
+}
+
+impl Resolution {
+    /// The client of the chosen source, or the error `build()` returns.
+    pub(crate) fn into_client(
+        self,
+        clock: Arc<dyn kubecred_core::Clock>,
+        timeouts: Timeouts,
+    ) -> Result<Client, Error> {
+        let report = Box::new(self.report);
+        match self.decision {
+            Decision::Chosen(chosen) => {
+                if matches!(chosen.endpoint.trust(), Trust::InsecureSkipVerify) {
+                    tracing::warn!(
+                        source = %chosen.name,
+                        "insecure: TLS verification of the API server is off; anyone on the path can impersonate it"
+                    );
+                }
+                Ok(Client::new(*chosen, clock, timeouts))
+            }
+            Decision::Failed(name, error) => Err(Error::SourceFailed {
+                name,
+                error,
+                report,
+            }),
+            Decision::Internal(reason) => Err(Error::Internal { reason }),
+            Decision::NoSource => Err(Error::NoSource { report }),
+        }
+    }
+}
+
+/// Evaluates `entries` in order, as far as `until` says.
+pub(crate) async fn resolve(entries: Vec<Entry>, until: Until, timeouts: Timeouts) -> Resolution {
+    let mut report = Explanation {
+        sources: Vec::new(),
+        endpoint: None,
+        namespace: None,
+        trust: None,
+        credential: None,
+        warnings: Vec::new(),
+    };
+    let mut decision = None;
+    for entry in entries {
+        if until == Until::Chosen && matches!(decision, Some(Decision::Chosen(_))) {
+            break;
+        }
+        let decided = decision.is_some();
+        let name = entry.name.clone();
+        match evaluate(entry, timeouts).await {
+            Ok(evaluated) => {
+                let p = evaluated.chosen.endpoint.provenance();
+                report.sources.push(SourceReport {
+                    name,
+                    outcome: if decided {
+                        Outcome::Skipped
+                    } else {
+                        Outcome::Chosen
+                    },
+                    reason: p.reason.clone(),
+                    variables: p.variables.clone(),
+                    files: p.files.clone(),
+                });
+                if !decided {
+                    let endpoint = &evaluated.chosen.endpoint;
+                    report.endpoint = Some(endpoint.display_url());
+                    report.namespace = Some(endpoint.namespace().to_owned());
+                    report.trust = Some(endpoint.trust().to_string());
+                    let expires_at = evaluated.first.expires_at();
+                    report.credential = Some(CredentialReport::new(
+                        evaluated.first.kind(),
+                        expires_at,
+                    ));
+                    if expires_at.is_some_and(|t| crate::explain::rfc3339(t).is_none()) {
+                        report.warnings.push(
+                            "the credential's expiry is outside the years 1970 to 9999 and cannot be shown"
+                                .to_owned(),
+                        );
+                    }
+                    if matches!(endpoint.trust(), Trust::InsecureSkipVerify) {
+                        report
+                            .warnings
+                            .push("insecure: TLS verification of the API server is off".to_owned());
+                    }
+                    decision = Some(Decision::Chosen(Box::new(evaluated.chosen)));
+                }
+            }
+            Err(Failure::Source(failed_name, error)) => {
+                let outcome = match (decided, error.is_not_applicable()) {
+                    (true, _) => Outcome::Skipped,
+                    (false, true) => Outcome::NotApplicable,
+                    (false, false) => Outcome::Failed,
+                };
+                report
+                    .sources
+                    .push(SourceReport::failed(&failed_name, outcome, &error));
+                if outcome == Outcome::Failed {
+                    decision = Some(Decision::Failed(failed_name, error));
+                }
+            }
+            Err(Failure::Internal(reason)) => {
+                report.warnings.push(format!("internal: {reason}"));
+                if !decided {
+                    decision = Some(Decision::Internal(reason));
+                }
+            }
+        }
+    }
+    for source in &report.sources {
+        tracing::debug!(
+            source = %source.name,
+            outcome = source.outcome.as_str(),
+            reason = %source.reason,
+            "evaluated credential source"
+        );
+    }
+    Resolution {
+        report,
+        decision: decision.unwrap_or(Decision::NoSource),
+    }
+}
+
+/// What an entry that applies resolves to.
+struct Evaluated {
+    chosen: Chosen,
+    /// The credentials read while resolving.
+    first: Arc<Credentials>,
+}
+
+/// Why an entry did not resolve.
+enum Failure {
+    /// The source at fault (by the name the report and the error give it) and why.
+    Source(String, SourceError),
+    Internal(String),
+}
+
+/// Resolves one entry: its endpoint, its credentials, the policy's verdict on the pair, and
+/// the TLS configuration and HTTP client they make. A failure comes with the name of the
+/// source at fault: the credentials' source when they failed, else the endpoint's.
+async fn evaluate(entry: Entry, timeouts: Timeouts) -> Result<Evaluated, Failure> {
+    let (endpoint_source, credentials_source) = match entry.kind {
+        EntryKind::Misconfigured(error) => return Err(Failure::Source(entry.name, error)),
+        EntryKind::Sources {
+            endpoint,
+            credentials,
+        } => (endpoint, credentials),
+    };
+    let at_endpoint = |e| Failure::Source(entry.name.clone(), e);
+    let endpoint = endpoint_source.endpoint().await.map_err(at_endpoint)?;
+    let (credentials_source, name) = match credentials_source {
+        Some(source) if source.name() == endpoint_source.name() => (source, entry.name.clone()),
+        Some(source) => {
+            let name = format!("{} with {}", entry.name, source.name());
+            (source, name)
+        }
+        None => (
+            Arc::new(Anonymous::new(endpoint_source.name())) as Arc<dyn CredentialSource>,
+            entry.name.clone(),
+        ),
+    };
+    let credentials = credentials_source
+        .credentials()
+        .await
+        .map_err(|e| Failure::Source(credentials_source.name().to_owned(), e))?;
+    policy::refuse_unsafe_composition(&endpoint, &credentials).map_err(at_endpoint)?;
+    let host = endpoint
+        .host_header()
+        .map(|host| {
+            HeaderValue::from_str(host).map_err(|_| SourceError::Refused {
+                reason: format!("the endpoint's Host header {host:?} is not a valid header value"),
+            })
+        })
+        .transpose()
+        .map_err(at_endpoint)?;
+    let setup = |e: SetupError| match e {
+        SetupError::Source(e) => Failure::Source(entry.name.clone(), e),
+        SetupError::Internal(reason) => Failure::Internal(reason),
+    };
+    let (tls, identity) = transport::tls_config(&endpoint, &credentials).map_err(setup)?;
+    let http = transport::http_client(&endpoint, tls.clone(), timeouts.connect, timeouts.request)
+        .map_err(setup)?;
+    Ok(Evaluated {
+        chosen: Chosen {
+            name,
+            endpoint,
+            credentials: credentials_source,
+            tls: Arc::new(tls),
+            identity,
+            host,
+            http,
+        },
+        first: credentials,
+    })
+}
+
+/// The credentials of a hand-composed endpoint given none; named after the endpoint.
+#[derive(Debug)]
+struct Anonymous {
+    name: String,
+    /// One `Arc` for every request, so that the client keeps what it built from it.
+    credentials: Arc<Credentials>,
+}
+
+impl Anonymous {
+    fn new(name: &str) -> Self {
+        Self {
+            name: name.to_owned(),
+            credentials: Arc::new(Credentials::anonymous()),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl CredentialSource for Anonymous {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    async fn credentials(&self) -> Result<Arc<Credentials>, SourceError> {
+        Ok(Arc::clone(&self.credentials))
+    }
+
+    fn current(&self) -> Option<Arc<Credentials>> {
+        Some(Arc::clone(&self.credentials))
+    }
+}
