@@ -203,7 +203,7 @@ async fn the_flag_beats_kubecred_serviceaccount_dir_which_beats_the_default() {
     let pod = Pod::new();
     let mut env = pod.env.clone();
     env.set(
-        "KUBECRED_SERVICEACCOUNT_DIR",
+        kubecred_client::SERVICEACCOUNT_DIR_VAR,
         pod.dir.path().display().to_string(),
     );
     let from_var = Client::builder()

@@ -72,7 +72,7 @@ async fn no_debug_display_or_error_chain_contains_the_token() {
     seen(&mut texts, &err);
 
     let mut env = pod.env.clone();
-    env.set("KUBERNETES_SERVICE_PORT", " ");
+    env.set(kubecred_incluster::SERVICE_PORT_VAR, " ");
     env.set("SOME_TOKEN_VARIABLE", TOKEN);
     seen(&mut texts, &env);
     let err = kubecred_client::Client::builder()

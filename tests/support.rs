@@ -5,22 +5,23 @@ use std::sync::Arc;
 
 use kubecred_client::{Client, ClientBuilder};
 use kubecred_core::MapEnvironment;
-use kubecred_testing::{ApiServer, ServiceAccountDir, ServiceAccountFiles};
+use kubecred_testing::ApiServer;
 
 /// The pod's token (opaque, distinctive: the no-secret test searches for it).
 pub(crate) const TOKEN: &str = "kubecred-test-token-3f9a0c7e1b";
 /// The token after a rotation.
 pub(crate) const ROTATED_TOKEN: &str = "kubecred-test-token-rotated-8d2e";
 
+/// A [`kubecred_testing::Pod`] (the server accepts [`TOKEN`], label `pod`; namespace
+/// `team-a`) with its kubelet variables as an injected environment, and a client builder for it.
 pub(crate) struct Pod {
-    pub(crate) server: ApiServer,
-    pub(crate) dir: ServiceAccountDir,
+    pod: kubecred_testing::Pod,
     pub(crate) env: MapEnvironment,
 }
 
 impl Pod {
     pub(crate) fn new() -> Self {
-        Self::with_server(ApiServer::builder().token("pod", TOKEN).start().unwrap())
+        Self::of(kubecred_testing::Pod::builder().token("pod", TOKEN))
     }
 
     pub(crate) fn with_server(server: ApiServer) -> Self {
@@ -29,18 +30,17 @@ impl Pod {
 
     /// A pod whose token file holds `token`.
     pub(crate) fn with_server_and_token(server: ApiServer, token: &str) -> Self {
-        let dir = ServiceAccountDir::new(
-            &ServiceAccountFiles::new()
-                .token(token)
-                .ca_crt(server.ca_pem())
-                .namespace("team-a"),
+        Self::of(
+            kubecred_testing::Pod::builder()
+                .server(server)
+                .token_file(token),
         )
-        .unwrap();
-        let env = MapEnvironment::new([
-            ("KUBERNETES_SERVICE_HOST", server.host()),
-            ("KUBERNETES_SERVICE_PORT", server.port().to_string()),
-        ]);
-        Self { server, dir, env }
+    }
+
+    fn of(builder: kubecred_testing::PodBuilder) -> Self {
+        let pod = builder.start().unwrap();
+        let env = MapEnvironment::new(pod.kubelet_vars());
+        Self { pod, env }
     }
 
     pub(crate) fn builder(&self) -> ClientBuilder {
@@ -55,19 +55,20 @@ impl Pod {
 
     /// Rotates the token as the kubelet does (atomic `..data` swap).
     pub(crate) fn rotate_token(&self, token: &str) {
-        self.dir
-            .update(
-                &ServiceAccountFiles::new()
-                    .token(token)
-                    .ca_crt(self.server.ca_pem())
-                    .namespace("team-a"),
-            )
-            .unwrap();
+        self.pod.rotate_token(token).unwrap();
+    }
+}
+
+/// The server and the directory, as `pod.server` and `pod.dir`.
+impl std::ops::Deref for Pod {
+    type Target = kubecred_testing::Pod;
+
+    fn deref(&self) -> &kubecred_testing::Pod {
+        &self.pod
     }
 }
 
 /// A `kubectl proxy` URL where nothing listens, for tests that expect nothing to apply.
 pub(crate) fn closed_proxy_url() -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    format!("http://{}", listener.local_addr().unwrap())
+    kubecred_testing::closed_proxy_url().unwrap()
 }

@@ -8,13 +8,11 @@
 //! expected one. A scenario is one small function listed in [`SCENARIOS`]. The `kubectl proxy`
 //! scenario needs `kubectl` on `PATH`; without it, it says so and is skipped.
 
-use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Command, ExitCode};
 
 use kubecred_testing::{
-    ApiServer, Authentication, KubectlProxy, ProxyListen, RecordedRequest, ServiceAccountDir,
-    ServiceAccountFiles,
+    closed_port, ApiServer, Authentication, KubectlProxy, Pod, ProxyListen, RecordedRequest,
 };
 
 /// A scenario: sets up its world, runs `kubecred` in it, and returns what went wrong.
@@ -111,31 +109,20 @@ fn play(kubecred: &Kubecred) -> Result<(), String> {
 /// In a pod: `KUBERNETES_SERVICE_HOST`/`PORT` set by the kubelet, the service account's
 /// files mounted, and `kubecred explain` then `kubecred get /api`.
 fn in_cluster(kubecred: &Kubecred) -> Result<(), String> {
-    let server = ApiServer::builder()
+    let pod = Pod::builder()
         .token(POD_TOKEN_LABEL, POD_TOKEN)
+        .namespace("demo")
         .start()
-        .map_err(|e| format!("cannot start the stand-in API server: {e}"))?;
-    let dir = ServiceAccountDir::new(
-        &ServiceAccountFiles::new()
-            .token(format!("{POD_TOKEN}\n"))
-            .ca_crt(server.ca_pem())
-            .namespace("demo"),
-    )
-    .map_err(|e| format!("cannot write the service-account directory: {e}"))?;
+        .map_err(|e| format!("cannot start the stand-in pod: {e}"))?;
+    let (server, dir) = (&pod.server, &pod.dir);
     say!(
         "# A stand-in API server on {} with its own CA, and a kubelet-style service-account \
          directory (token, ca.crt, namespace) in {}: a pod, on this machine.",
         server.addr(),
         dir.path().display(),
     );
-    let env = [
-        ("KUBERNETES_SERVICE_HOST", server.host()),
-        ("KUBERNETES_SERVICE_PORT", server.port().to_string()),
-        (
-            "KUBECRED_SERVICEACCOUNT_DIR",
-            dir.path().display().to_string(),
-        ),
-    ];
+    let vars = pod.in_cluster_vars();
+    let env: Vec<(&str, String)> = vars.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
     say!(
         "# Set by the kubelet in every container (the service-account directory moved from \
          /var/run/secrets/kubernetes.io/serviceaccount, which this machine does not have):"
@@ -170,7 +157,7 @@ fn env(kubecred: &Kubecred) -> Result<(), String> {
         .token(LAPTOP_TOKEN_LABEL, LAPTOP_TOKEN)
         .start()
         .map_err(|e| format!("cannot start the stand-in API server: {e}"))?;
-    let closed = closed_loopback_port()?;
+    let closed = closed_port().map_err(|e| format!("cannot find a free loopback port: {e}"))?;
     say!(
         "# A stand-in API server on {} with its own CA, and no service account: a laptop, \
          with the server's URL, a token and its CA exported as KUBE_* variables. \
@@ -314,17 +301,8 @@ fn expect_only_token(requests: &[RecordedRequest], label: &str, problems: &mut V
     }
 }
 
-/// A loopback port nothing listens on (bound, then released).
-fn closed_loopback_port() -> Result<u16, String> {
-    let listener = TcpListener::bind("127.0.0.1:0")
-        .map_err(|e| format!("cannot find a free loopback port: {e}"))?;
-    listener
-        .local_addr()
-        .map(|addr| addr.port())
-        .map_err(|e| format!("cannot find a free loopback port: {e}"))
-}
-
 /// Whether an executable file called `program` is in a directory of `PATH`.
+#[allow(clippy::disallowed_methods)] // xtask runs outside kubecred: our PATH, as a shell's
 fn on_path(program: &str) -> bool {
     let file = format!("{program}{}", std::env::consts::EXE_SUFFIX);
     std::env::var_os("PATH")
@@ -416,6 +394,7 @@ impl Kubecred {
             .args(args)
             .env_clear()
             .envs(env.iter().map(|(k, v)| (k, v)));
+        #[allow(clippy::disallowed_methods)] // the binary gets our PATH, and no other variable
         if let Some(path) = std::env::var_os("PATH") {
             command.env("PATH", path);
         }

@@ -1,6 +1,9 @@
 //! `kubecred get` and `explain` in a pod: the service account against the stand-in over TLS.
 
-use kubecred_testing::{ApiServer, Authentication, CertificateAuthority, ServiceAccountFiles};
+use kubecred_testing::{
+    ApiServer, Authentication, CertificateAuthority, ServiceAccountFiles, POD_NAMESPACE_VAR,
+    SERVICEACCOUNT_DIR_VAR, SERVICE_HOST_VAR, SERVICE_PORT_VAR,
+};
 
 use crate::support::*;
 
@@ -130,10 +133,7 @@ fn missing_ca_crt_fails_and_never_falls_back_to_system_roots() {
 #[test]
 fn service_port_missing_fails_naming_it() {
     let pod = Pod::new();
-    let run = kubecred(
-        &["get", "/api"],
-        &pod.env_with("KUBERNETES_SERVICE_PORT", None),
-    );
+    let run = kubecred(&["get", "/api"], &pod.env_with(SERVICE_PORT_VAR, None));
     run.assert_failure(&[
         "in-cluster: environment variable KUBERNETES_SERVICE_PORT is not set, but KUBERNETES_SERVICE_HOST is",
     ]);
@@ -149,7 +149,7 @@ fn ipv6_host_works_bare_and_bracketed() {
             .unwrap(),
     );
     for host in ["::1", "[::1]"] {
-        let env = pod.env_with("KUBERNETES_SERVICE_HOST", Some(host));
+        let env = pod.env_with(SERVICE_HOST_VAR, Some(host));
         let body = kubecred(&["get", "/api"], &env).assert_success_body();
         assert_eq!(body["kind"], "APIVersions", "host {host}");
     }
@@ -157,7 +157,7 @@ fn ipv6_host_works_bare_and_bracketed() {
     let want = Some(format!("[::1]:{}", pod.server.port()));
     assert_eq!(hosts, [want.clone(), want]);
 
-    let env = pod.env_with("KUBERNETES_SERVICE_HOST", Some("::1"));
+    let env = pod.env_with(SERVICE_HOST_VAR, Some("::1"));
     let report = kubecred(&["explain", "--output", "json"], &env).json();
     assert_eq!(
         report["endpoint"],
@@ -174,7 +174,7 @@ fn namespace_comes_from_pod_namespace_then_the_file_then_default() {
     from_file.assert_code(0);
     assert_eq!(from_file.json()["namespace"], "team-a");
 
-    let from_env = explain(&pod.env_with("POD_NAMESPACE", Some("from-downward-api")));
+    let from_env = explain(&pod.env_with(POD_NAMESPACE_VAR, Some("from-downward-api")));
     assert_eq!(from_env.json()["namespace"], "from-downward-api");
     assert!(source_report(&from_env.json(), "in-cluster")["variables"]
         .as_array()
@@ -295,7 +295,7 @@ fn explain_of_a_failed_source_names_it_and_exits_1() {
 fn options_are_global_and_the_flag_beats_the_variable() {
     let pod = Pod::new();
     let dir = path_str(pod.dir.path());
-    let env = pod.env_with("KUBECRED_SERVICEACCOUNT_DIR", Some("/nonexistent/kubecred"));
+    let env = pod.env_with(SERVICEACCOUNT_DIR_VAR, Some("/nonexistent/kubecred"));
     for args in [
         ["get", "/api", "--serviceaccount-dir", &dir],
         ["--serviceaccount-dir", &dir, "get", "/api"],

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::Command;
 use std::sync::Mutex;
 
-use kubecred_testing::{ApiServer, Authentication, ServiceAccountDir, ServiceAccountFiles};
+use kubecred_testing::{ApiServer, Authentication, ServiceAccountFiles};
 
 /// The pod's token: a JWT whose `exp` is 2030-01-01T00:00:00Z (1893456000). Distinctive, so
 /// the no-secret test can search every output for it (or for its signature).
@@ -130,34 +130,30 @@ pub(crate) fn kubecred_unpinned<S: AsRef<str>>(args: &[S], env: &[(String, Strin
     run
 }
 
-/// A pod: a stand-in API server that accepts [`TOKEN`] (label `pod`), a service-account
-/// directory trusting its CA, and the kubelet's variables pointing at it.
+/// A pod: a [`kubecred_testing::Pod`] whose server accepts [`TOKEN`] (label `pod`), and its
+/// in-cluster variables (the kubelet's and `KUBECRED_SERVICEACCOUNT_DIR`) for the binary.
 pub(crate) struct Pod {
-    pub(crate) server: ApiServer,
-    pub(crate) dir: ServiceAccountDir,
+    pod: kubecred_testing::Pod,
     pub(crate) env: Vec<(String, String)>,
 }
 
 impl Pod {
     pub(crate) fn new() -> Self {
-        Self::with_server(ApiServer::builder().token("pod", TOKEN).start().unwrap())
+        Self::of(kubecred_testing::Pod::builder().token("pod", TOKEN))
     }
 
     pub(crate) fn with_server(server: ApiServer) -> Self {
-        let files = ServiceAccountFiles::new()
-            .token(format!("{TOKEN}\n"))
-            .ca_crt(server.ca_pem())
-            .namespace("team-a\n");
-        let dir = ServiceAccountDir::new(&files).unwrap();
-        let env = vec![
-            var("KUBERNETES_SERVICE_HOST", &server.host()),
-            var("KUBERNETES_SERVICE_PORT", &server.port().to_string()),
-            var(
-                "KUBECRED_SERVICEACCOUNT_DIR",
-                &dir.path().display().to_string(),
-            ),
-        ];
-        Self { server, dir, env }
+        Self::of(
+            kubecred_testing::Pod::builder()
+                .server(server)
+                .token("pod", TOKEN),
+        )
+    }
+
+    fn of(builder: kubecred_testing::PodBuilder) -> Self {
+        let pod = builder.namespace("team-a\n").start().unwrap();
+        let env = pod.in_cluster_vars();
+        Self { pod, env }
     }
 
     /// Rewrites the service-account files (atomically, as the kubelet does).
@@ -193,6 +189,15 @@ impl Pod {
     }
 }
 
+/// The server and the directory, as `pod.server` and `pod.dir`.
+impl std::ops::Deref for Pod {
+    type Target = kubecred_testing::Pod;
+
+    fn deref(&self) -> &kubecred_testing::Pod {
+        &self.pod
+    }
+}
+
 pub(crate) fn var(name: &str, value: &str) -> (String, String) {
     (name.to_owned(), value.to_owned())
 }
@@ -201,10 +206,9 @@ pub(crate) fn path_str(path: &Path) -> String {
     path.display().to_string()
 }
 
-/// A loopback port nothing listens on (bound, then released).
+/// A loopback port nothing listens on ([`kubecred_testing::closed_port`]).
 pub(crate) fn closed_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
+    kubecred_testing::closed_port().unwrap()
 }
 
 /// The report of the source called `name` in an `explain --output json` report.
