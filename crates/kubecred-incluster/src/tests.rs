@@ -5,22 +5,17 @@ use super::*;
 use std::time::Duration;
 
 use kubecred_core::{ExposeSecret, ManualClock, MapEnvironment};
-use kubecred_testing::{CertificateAuthority, LogCapture, ServiceAccountDir, ServiceAccountFiles};
+use kubecred_testing::{ApiServer, CertificateAuthority, LogCapture, Pod, ServiceAccountFiles};
 
-struct Pod {
-    dir: ServiceAccountDir,
-    ca_pem: String,
-}
-
+/// A pod whose service-account files are `files(empty, the server's CA PEM)`.
 fn pod(files: impl FnOnce(ServiceAccountFiles, &str) -> ServiceAccountFiles) -> Pod {
-    let ca = CertificateAuthority::new("incluster-test-ca").unwrap();
-    let ca_pem = ca.pem();
-    let dir = ServiceAccountDir::new(&files(ServiceAccountFiles::new(), &ca_pem)).unwrap();
-    Pod { dir, ca_pem }
+    let server = ApiServer::start().unwrap();
+    let files = files(ServiceAccountFiles::new(), &server.ca_pem());
+    Pod::builder().server(server).files(files).start().unwrap()
 }
 
 fn complete() -> Pod {
-    pod(|f, ca| f.token("tok-1\n").ca_crt(ca).namespace("team-a"))
+    Pod::builder().token("pod", "tok-1").start().unwrap()
 }
 
 fn source(pod: &Pod, vars: &[(&str, &str)]) -> InCluster {
@@ -139,7 +134,7 @@ async fn endpoint_trusts_only_ca_crt_and_reports_what_it_read() {
     };
     assert_eq!(file.path(), pod.dir.ca_path());
     assert_eq!(file.read_current().certificates().len(), 1);
-    assert!(pod.ca_pem.contains("BEGIN CERTIFICATE"));
+    assert!(pod.server.ca_pem().contains("BEGIN CERTIFICATE"));
     let p = e.provenance();
     assert_eq!(p.reason, "KUBERNETES_SERVICE_HOST and _PORT are set");
     assert_eq!(p.variables, [SERVICE_HOST_VAR, SERVICE_PORT_VAR]);
@@ -240,7 +235,7 @@ async fn a_token_rotated_by_a_data_swap_is_used_after_the_period() {
         .update(
             &ServiceAccountFiles::new()
                 .token("tok-2")
-                .ca_crt(&pod.ca_pem),
+                .ca_crt(pod.server.ca_pem()),
         )
         .unwrap();
     clock.advance(Duration::from_secs(59));
@@ -261,7 +256,7 @@ async fn refresh_after_a_401_re_reads_once_for_concurrent_callers() {
         .update(
             &ServiceAccountFiles::new()
                 .token("tok-2")
-                .ca_crt(&pod.ca_pem),
+                .ca_crt(pod.server.ca_pem()),
         )
         .unwrap();
     let (a, b) = tokio::join!(s.refresh(&rejected), s.refresh(&rejected));
@@ -324,7 +319,11 @@ async fn a_jwt_expiring_before_the_period_is_re_read_before_its_exp() {
     let clock = start();
     let short = jwt(1_800_000_030);
     pod.dir
-        .update(&ServiceAccountFiles::new().token(&short).ca_crt(&pod.ca_pem))
+        .update(
+            &ServiceAccountFiles::new()
+                .token(&short)
+                .ca_crt(pod.server.ca_pem()),
+        )
         .unwrap();
     let s = clocked(&pod, &clock);
     assert_eq!(token_of(&s.credentials().await.unwrap()), short);
@@ -332,7 +331,7 @@ async fn a_jwt_expiring_before_the_period_is_re_read_before_its_exp() {
         .update(
             &ServiceAccountFiles::new()
                 .token("tok-next")
-                .ca_crt(&pod.ca_pem),
+                .ca_crt(pod.server.ca_pem()),
         )
         .unwrap();
     clock.advance(Duration::from_secs(19));
@@ -371,7 +370,7 @@ async fn ca_crt_is_re_read_after_its_period_and_garbage_keeps_the_old_roots() {
     pod.dir
         .update(&ServiceAccountFiles::new().token("tok-1").ca_crt(format!(
             "{}{}",
-            pod.ca_pem,
+            pod.server.ca_pem(),
             other.pem()
         )))
         .unwrap();
