@@ -129,24 +129,11 @@ pub enum SourceError {
     },
 
     /// A directory the source reads its files from is missing or is not a directory (a
-    /// service-account directory given by a flag that names nothing); `source` is the error
-    /// of the file that could not be read in it.
-    #[error("{what} {}{} {problem}", path.display(), origin.as_ref().map(|o| format!(" (from {o})")).unwrap_or_default())]
-    InvalidDirectory {
-        /// What the directory is for ("service-account directory", "default
-        /// service-account directory").
-        what: &'static str,
-        /// The directory's path.
-        path: PathBuf,
-        /// Where the path came from, as a person would name it (a flag such as
-        /// `--serviceaccount-dir`, a variable such as `KUBECRED_SERVICEACCOUNT_DIR`), if known.
-        origin: Option<String>,
-        /// What is wrong ("does not exist", "is not a directory").
-        problem: &'static str,
-        /// The error of the file that could not be read in the directory.
-        #[source]
-        source: Box<SourceError>,
-    },
+    /// service-account directory given by a flag that names nothing): the directory, where
+    /// its path came from, and as the cause the error of the file that could not be read in
+    /// it. Boxed, so that every `SourceError` stays small.
+    #[error(transparent)]
+    InvalidDirectory(Box<DirectoryError>),
 
     /// A bearer token holds characters an `Authorization` header cannot carry.
     #[error("bearer token from {origin} {problem}")]
@@ -192,6 +179,48 @@ pub enum SourceError {
     NoSystemRoots,
 }
 
+/// A directory a source reads its files from that is missing or is not a directory (the
+/// detail of [`SourceError::InvalidDirectory`]). Displayed as "service-account directory /x
+/// (from --serviceaccount-dir) does not exist"; its `source` is the error of the file that
+/// could not be read in it.
+#[derive(Debug, thiserror::Error)]
+#[error("{what} {}{} {problem}", path.display(), origin.as_ref().map(|o| format!(" (from {o})")).unwrap_or_default())]
+#[non_exhaustive]
+pub struct DirectoryError {
+    /// What the directory is for ("service-account directory", "default service-account
+    /// directory").
+    pub what: &'static str,
+    /// The directory's path.
+    pub path: PathBuf,
+    /// Where the path came from, as a person would name it (a flag such as
+    /// `--serviceaccount-dir`, a variable such as `KUBECRED_SERVICEACCOUNT_DIR`), if known.
+    pub origin: Option<String>,
+    /// What is wrong ("does not exist", "is not a directory").
+    pub problem: &'static str,
+    /// The error of the file that could not be read in the directory.
+    #[source]
+    pub source: SourceError,
+}
+
+impl DirectoryError {
+    /// The detail of a [`SourceError::InvalidDirectory`].
+    pub fn new(
+        what: &'static str,
+        path: impl Into<PathBuf>,
+        origin: Option<String>,
+        problem: &'static str,
+        source: SourceError,
+    ) -> Self {
+        Self {
+            what,
+            path: path.into(),
+            origin,
+            problem,
+            source,
+        }
+    }
+}
+
 impl SourceError {
     /// `true` for [`SourceError::NotApplicable`]: a chain moves on; for anything else it stops.
     pub fn is_not_applicable(&self) -> bool {
@@ -220,7 +249,7 @@ impl SourceError {
             SourceError::InvalidCaBundle { origin, .. }
             | SourceError::InvalidClientIdentity { origin, .. }
             | SourceError::InvalidToken { origin, .. } => origin_var(origin),
-            SourceError::InvalidDirectory { source, .. } => source.variables(),
+            SourceError::InvalidDirectory(error) => error.source.variables(),
             _ => Vec::new(),
         }
     }
@@ -244,9 +273,9 @@ impl SourceError {
                 origin: Origin::File(path),
                 ..
             } => vec![path.clone()],
-            SourceError::InvalidDirectory { path, source, .. } => {
-                let mut files = vec![path.clone()];
-                files.extend(source.files());
+            SourceError::InvalidDirectory(error) => {
+                let mut files = vec![error.path.clone()];
+                files.extend(error.source.files());
                 files
             }
             _ => Vec::new(),

@@ -65,7 +65,7 @@ pub use endpoint::{
 pub use environment::{
     Environment, MapEnvironment, ProcessEnvironment, MAX_PATH_BYTES, MAX_VARIABLE_BYTES,
 };
-pub use error::{Origin, SourceError};
+pub use error::{DirectoryError, Origin, SourceError};
 pub use files::{
     check_namespace, check_token, read_ca_bundle_file, read_small_file, read_token_file,
     MAX_FILE_BYTES,

@@ -60,8 +60,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use kubecred_core::{
     check_namespace, is_dns_name, read_small_file, read_token_file, ApiEndpoint, CaFile, Cached,
-    Clock, CredentialSource, Credentials, Endpoint, Environment, Provenance, RefreshPolicy,
-    SourceConfig, SourceError, Trust,
+    Clock, CredentialSource, Credentials, DirectoryError, Endpoint, Environment, Provenance,
+    RefreshPolicy, SourceConfig, SourceError, Trust,
 };
 use url::Url;
 
@@ -161,17 +161,17 @@ impl InCluster {
         };
         let default =
             self.dir_origin.is_none() && self.dir == Path::new(DEFAULT_SERVICEACCOUNT_DIR);
-        SourceError::InvalidDirectory {
-            what: if default {
+        SourceError::InvalidDirectory(Box::new(DirectoryError::new(
+            if default {
                 "default service-account directory"
             } else {
                 "service-account directory"
             },
-            path: self.dir.clone(),
-            origin: self.dir_origin.clone(),
+            &self.dir,
+            self.dir_origin.clone(),
             problem,
-            source: Box::new(error),
-        }
+            error,
+        )))
     }
 
     fn url(&self) -> Result<Url, SourceError> {
