@@ -2,6 +2,7 @@
 //! module per concern.
 
 mod env;
+mod hostile;
 mod incluster;
 mod proxy;
 mod secrets;
