@@ -8,30 +8,26 @@ use kubecred_client::Client;
 use kubecred_core::MapEnvironment;
 use kubecred_testing::{eval_exports, export_lines, Authentication, Pod};
 
-/// A client of the default chain in exactly `vars`, the proxy pinned to a closed port.
-async fn client(vars: Vec<(String, String)>) -> Client {
-    Client::builder()
+/// A client of the default chain in exactly `vars` (the proxy pinned to a closed port)
+/// chooses `source`, and its `GET /api` answers the stand-in's `APIVersions`, sent with the
+/// pod's token.
+async fn reaches(pod: &Pod, vars: Vec<(String, String)>, source: &str) {
+    let client = Client::builder()
         .environment(Arc::new(MapEnvironment::new(vars)))
         .proxy_url(crate::support::closed_proxy_url())
         .build()
         .await
-        .unwrap()
-}
-
-/// `GET /api` through `client` answers the stand-in's `APIVersions`, sent with the pod's
-/// token.
-async fn gets_api(client: &Client, pod: &Pod) {
+        .unwrap();
+    assert_eq!(client.source_name(), source);
     let versions: serde_json::Value = client.get_json("/api").await.unwrap();
     assert_eq!(versions["kind"], "APIVersions");
     let requests = pod.server.requests();
     assert_eq!(requests.len(), 1, "{requests:?}");
     assert_eq!(requests[0].path, "/api");
-    assert_eq!(
-        requests[0].authentication,
-        Authentication::Token {
-            label: "serve".to_owned()
-        }
-    );
+    let serve = Authentication::Token {
+        label: "serve".to_owned(),
+    };
+    assert_eq!(requests[0].authentication, serve);
 }
 
 fn serve_pod() -> Pod {
@@ -75,18 +71,14 @@ fn the_fixtures_variable_names_are_the_ones_kubecred_reads() {
 async fn the_in_cluster_exports_evaluated_by_sh_reach_the_stand_in() {
     let pod = serve_pod();
     let vars = eval_exports(&export_lines(&pod.in_cluster_vars())).unwrap();
-    let client = client(vars).await;
-    assert_eq!(client.source_name(), "in-cluster");
-    gets_api(&client, &pod).await;
+    reaches(&pod, vars, "in-cluster").await;
 }
 
 #[tokio::test]
 async fn the_env_exports_evaluated_by_sh_reach_the_stand_in() {
     let pod = serve_pod();
     let vars = eval_exports(&export_lines(&pod.env_vars())).unwrap();
-    let client = client(vars).await;
-    assert_eq!(client.source_name(), "env");
-    gets_api(&client, &pod).await;
+    reaches(&pod, vars, "env").await;
 }
 
 #[tokio::test]
@@ -94,7 +86,5 @@ async fn all_the_exports_evaluated_by_sh_reach_the_stand_in_through_the_env_styl
     let pod = serve_pod();
     let vars = eval_exports(&pod.exports()).unwrap();
     assert_eq!(vars.len(), 6, "{vars:?}");
-    let client = client(vars).await;
-    assert_eq!(client.source_name(), "env");
-    gets_api(&client, &pod).await;
+    reaches(&pod, vars, "env").await;
 }

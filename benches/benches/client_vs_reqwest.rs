@@ -155,10 +155,7 @@ impl Standin {
         let dir =
             ServiceAccountDir::new(&ServiceAccountFiles::new().token(TOKEN).ca_crt(&self.ca_pem))
                 .unwrap();
-        let env = MapEnvironment::new([
-            ("KUBERNETES_SERVICE_HOST", self.host.clone()),
-            ("KUBERNETES_SERVICE_PORT", self.port.to_string()),
-        ]);
+        let env = MapEnvironment::new(kubecred_testing::kubelet_vars(&self.host, self.port));
         (dir, env)
     }
 }

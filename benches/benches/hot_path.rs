@@ -42,10 +42,9 @@ fn source() -> (Arc<dyn CredentialSource>, ServiceAccountDir) {
     let source: Arc<dyn CredentialSource> = Arc::new(
         InCluster::builder()
             .serviceaccount_dir(dir.path())
-            .environment(Arc::new(MapEnvironment::new([
-                ("KUBERNETES_SERVICE_HOST", "127.0.0.1"),
-                ("KUBERNETES_SERVICE_PORT", "6443"),
-            ])))
+            .environment(Arc::new(MapEnvironment::new(
+                kubecred_testing::kubelet_vars("127.0.0.1", 6443),
+            )))
             .build(),
     );
     ready(source.credentials()).unwrap();
