@@ -21,7 +21,10 @@ use kubecred_testing::{Pod, SERVICE_HOST_VAR, SERVICE_PORT_VAR};
 fn static_source(name: &str) -> Arc<StaticSource> {
     Arc::new(
         StaticSource::new(
-            Endpoint::new("https://127.0.0.1:6443".parse().unwrap(), Trust::SystemRoots),
+            Endpoint::new(
+                "https://127.0.0.1:6443".parse().unwrap(),
+                Trust::SystemRoots,
+            ),
             Credentials::anonymous(),
         )
         .named(name),
@@ -47,7 +50,10 @@ async fn an_endpoint_after_chain_settings_is_a_configuration_error_not_a_silent_
         .await
         .unwrap();
     assert_eq!(client.source_name(), "mine");
-    let client = Client::composed(static_source("mine")).build().await.unwrap();
+    let client = Client::composed(static_source("mine"))
+        .build()
+        .await
+        .unwrap();
     assert_eq!(client.source_name(), "mine");
 }
 
@@ -169,7 +175,11 @@ async fn a_successful_build_evaluates_nothing_after_the_chosen_source() {
     };
     let client = Client::builder().chain(chain()).build().await.unwrap();
     assert_eq!(client.source_name(), "first");
-    assert_eq!(later.0.load(Ordering::SeqCst), 0, "build() read a later source");
+    assert_eq!(
+        later.0.load(Ordering::SeqCst),
+        0,
+        "build() read a later source"
+    );
     // explain() still evaluates every source.
     let report = Client::builder().chain(chain()).explain().await;
     assert_eq!(later.0.load(Ordering::SeqCst), 1);
@@ -240,7 +250,10 @@ async fn a_kube_host_that_is_not_utf8_in_a_pod_fails_naming_it_and_sends_nothing
     };
     assert_eq!(name, "env");
     let text = kubecred_client::error_chain(&err);
-    assert!(text.contains("KUBE_HOST") && text.contains("not valid UTF-8"), "{text}");
+    assert!(
+        text.contains("KUBE_HOST") && text.contains("not valid UTF-8"),
+        "{text}"
+    );
     assert!(!text.contains("elsewhere"), "{text}");
     assert!(pod.server.requests().is_empty());
 }
@@ -248,7 +261,10 @@ async fn a_kube_host_that_is_not_utf8_in_a_pod_fails_naming_it_and_sends_nothing
 #[tokio::test]
 async fn a_kube_token_that_is_not_utf8_fails_naming_it() {
     let vars = vec![
-        ("KUBE_HOST".to_owned(), OsString::from("https://127.0.0.1:6443")),
+        (
+            "KUBE_HOST".to_owned(),
+            OsString::from("https://127.0.0.1:6443"),
+        ),
         (
             "KUBE_TOKEN".to_owned(),
             OsString::from_vec(b"tok\xffen-canary".to_vec()),
@@ -261,7 +277,10 @@ async fn a_kube_token_that_is_not_utf8_fails_naming_it() {
         .await
         .unwrap_err();
     let text = kubecred_client::error_chain(&err);
-    assert!(text.contains("KUBE_TOKEN") && text.contains("not valid UTF-8"), "{text}");
+    assert!(
+        text.contains("KUBE_TOKEN") && text.contains("not valid UTF-8"),
+        "{text}"
+    );
     assert!(!text.contains("canary"), "{text}");
 }
 

@@ -41,6 +41,27 @@ impl Default for Common {
     }
 }
 
+impl Common {
+    /// The report of every entry, or of the builder's own contradiction.
+    async fn explain(&self, entries: Result<Vec<Entry>, Error>) -> Explanation {
+        match entries {
+            Ok(entries) => {
+                resolve::resolve(entries, Until::End, self.timeouts)
+                    .await
+                    .report
+            }
+            Err(error) => Explanation::invalid(&error),
+        }
+    }
+
+    /// The client of the first entry that applies, evaluating none after it.
+    async fn build(self, entries: Vec<Entry>) -> Result<Client, Error> {
+        resolve::resolve(entries, Until::Chosen, self.timeouts)
+            .await
+            .into_client(self.clock, self.timeouts)
+    }
+}
+
 impl fmt::Debug for Common {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Common")
@@ -103,7 +124,9 @@ impl fmt::Debug for ClientBuilder {
             .field("env_prefix", &s.env_prefix)
             .field(
                 "proxy_url",
-                &s.proxy_url.as_deref().map(kubecred_core::RedactedUrl::unparsed),
+                &s.proxy_url
+                    .as_deref()
+                    .map(kubecred_core::RedactedUrl::unparsed),
             )
             .field("proxy_probe_timeout", &s.proxy_probe_timeout)
             .field("refresh_period", &s.refresh_period)
@@ -248,14 +271,7 @@ impl ClientBuilder {
     /// Evaluates every source in order, without sending any HTTP request, and reports each
     /// outcome (sources after the chosen or failed one are still evaluated, as `skipped`).
     pub async fn explain(&self) -> Explanation {
-        match self.entries() {
-            Ok(entries) => {
-                resolve::resolve(entries, Until::End, self.common.timeouts)
-                    .await
-                    .report
-            }
-            Err(error) => Explanation::invalid(&error),
-        }
+        self.common.explain(self.entries()).await
     }
 
     /// Resolves the chain once and builds the client. Nothing after the chosen source is
@@ -270,9 +286,7 @@ impl ClientBuilder {
     /// [`Error::Internal`] when the transport cannot be set up.
     pub async fn build(self) -> Result<Client, Error> {
         let entries = self.entries()?;
-        resolve::resolve(entries, Until::Chosen, self.common.timeouts)
-            .await
-            .into_client(self.common.clock, self.common.timeouts)
+        self.common.build(entries).await
     }
 
     fn entries(&self) -> Result<Vec<Entry>, Error> {
@@ -363,14 +377,7 @@ impl ComposedBuilder {
     /// reports the outcome (one entry, named after the endpoint, or after the credentials'
     /// source when they are what failed).
     pub async fn explain(&self) -> Explanation {
-        match self.entry() {
-            Ok(entry) => {
-                resolve::resolve(vec![entry], Until::End, self.common.timeouts)
-                    .await
-                    .report
-            }
-            Err(error) => Explanation::invalid(&error),
-        }
+        self.common.explain(self.entry().map(|e| vec![e])).await
     }
 
     /// Resolves the endpoint and the credentials once and builds the client.
@@ -383,9 +390,7 @@ impl ComposedBuilder {
     /// be set up.
     pub async fn build(self) -> Result<Client, Error> {
         let entry = self.entry()?;
-        resolve::resolve(vec![entry], Until::Chosen, self.common.timeouts)
-            .await
-            .into_client(self.common.clock, self.common.timeouts)
+        self.common.build(vec![entry]).await
     }
 
     fn entry(&self) -> Result<Entry, Error> {

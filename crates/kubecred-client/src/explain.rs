@@ -69,7 +69,10 @@ pub struct CredentialReport {
     pub expires_at: Option<String>,
 }
 
-fn kind_name<S: serde::Serializer>(kind: &CredentialKind, serializer: S) -> Result<S::Ok, S::Error> {
+fn kind_name<S: serde::Serializer>(
+    kind: &CredentialKind,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
     serializer.serialize_str(kind.as_str())
 }
 
@@ -264,7 +267,10 @@ mod tests {
         assert_eq!(rfc3339(last).as_deref(), Some("9999-12-31T23:59:59Z"));
         assert_eq!(rfc3339(last + Duration::from_secs(1)), None);
         assert_eq!(rfc3339(UNIX_EPOCH - Duration::from_secs(1)), None);
-        let report = CredentialReport::new(CredentialKind::BearerToken, Some(last + Duration::from_secs(1)));
+        let report = CredentialReport::new(
+            CredentialKind::BearerToken,
+            Some(last + Duration::from_secs(1)),
+        );
         assert_eq!(report.expires_at, None);
     }
 
@@ -293,6 +299,9 @@ mod tests {
         );
         assert!(text.contains("\\u{1b}[31mred"), "{text}");
         let json: serde_json::Value = serde_json::from_str(&report.to_json()).unwrap();
-        assert_eq!(json["sources"][0]["files"][0], "/tmp/x/\u{fffd}\u{1b}[31mred");
+        assert_eq!(
+            json["sources"][0]["files"][0],
+            "/tmp/x/\u{fffd}\u{1b}[31mred"
+        );
     }
 }

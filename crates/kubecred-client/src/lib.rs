@@ -75,8 +75,8 @@ pub use sources::{PROXY_URL_VAR, REFRESH_SECS_VAR, SERVICEACCOUNT_DIR_VAR};
 
 // What the public signatures take, so that composing or mocking needs no second dependency.
 pub use kubecred_core::{
-    error_chain, ApiEndpoint, CredentialKind, CredentialSource, Credentials, Endpoint,
-    Environment, MapEnvironment, SecretString, Source, SourceError, StaticSource, Trust,
+    error_chain, ApiEndpoint, CredentialKind, CredentialSource, Credentials, Endpoint, Environment,
+    MapEnvironment, SecretString, Source, SourceError, StaticSource, Trust,
 };
 
 /// `mockall` mocks of the two traits (the `mock` feature): `MockApiEndpoint` and

@@ -233,9 +233,18 @@ mod tests {
         let (a, b) = colliding_paths();
         let probe = Probe::new();
         let credentials = token();
-        assert_eq!(probe.get(&a, Some(&credentials)).0, format!("https://api.test{a}"));
-        assert_eq!(probe.get(&b, Some(&credentials)).0, format!("https://api.test{b}"));
-        assert_eq!(probe.get(&a, Some(&credentials)).0, format!("https://api.test{a}"));
+        assert_eq!(
+            probe.get(&a, Some(&credentials)).0,
+            format!("https://api.test{a}")
+        );
+        assert_eq!(
+            probe.get(&b, Some(&credentials)).0,
+            format!("https://api.test{b}")
+        );
+        assert_eq!(
+            probe.get(&a, Some(&credentials)).0,
+            format!("https://api.test{a}")
+        );
         assert_eq!(probe.built(), (3, 1));
     }
 
@@ -264,12 +273,7 @@ mod tests {
     fn a_failed_build_keeps_nothing() {
         let cache = RecentRequests::new();
         let credentials = token();
-        let err = cache.get(
-            "/bad",
-            Some(&credentials),
-            |_| Err("no url"),
-            |_| Ok(None),
-        );
+        let err = cache.get("/bad", Some(&credentials), |_| Err("no url"), |_| Ok(None));
         assert_eq!(err.unwrap_err(), "no url");
         let mut built = 0;
         cache

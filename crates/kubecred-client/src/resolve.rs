@@ -10,7 +10,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use http::HeaderValue;
-use kubecred_core::{ApiEndpoint, CredentialSource, Credentials, Endpoint, SourceError, Trust};
+use kubecred_core::{
+    ApiEndpoint, CredentialSource, Credentials, Endpoint, SourceError, StaticSource, Trust,
+};
 
 use crate::explain::{CredentialReport, Explanation, Outcome, SourceReport};
 use crate::transport::{self, IdentityResolver, SetupError};
@@ -188,10 +190,8 @@ pub(crate) async fn resolve(entries: Vec<Entry>, until: Until, timeouts: Timeout
                     report.namespace = Some(endpoint.namespace().to_owned());
                     report.trust = Some(endpoint.trust().to_string());
                     let expires_at = evaluated.first.expires_at();
-                    report.credential = Some(CredentialReport::new(
-                        evaluated.first.kind(),
-                        expires_at,
-                    ));
+                    report.credential =
+                        Some(CredentialReport::new(evaluated.first.kind(), expires_at));
                     if expires_at.is_some_and(|t| crate::explain::rfc3339(t).is_none()) {
                         report.warnings.push(
                             "the credential's expiry is outside the years 1970 to 9999 and cannot be shown"
@@ -274,8 +274,13 @@ async fn evaluate(entry: Entry, timeouts: Timeouts) -> Result<Evaluated, Failure
             let name = format!("{} with {}", entry.name, source.name());
             (source, name)
         }
+        // Anonymous, named after the endpoint; one `Arc` for every request, so that the
+        // client keeps what it built from it.
         None => (
-            Arc::new(Anonymous::new(endpoint_source.name())) as Arc<dyn CredentialSource>,
+            Arc::new(
+                StaticSource::new(endpoint.clone(), Credentials::anonymous())
+                    .named(endpoint_source.name()),
+            ) as Arc<dyn CredentialSource>,
             entry.name.clone(),
         ),
     };
@@ -312,36 +317,4 @@ async fn evaluate(entry: Entry, timeouts: Timeouts) -> Result<Evaluated, Failure
         },
         first: credentials,
     })
-}
-
-/// The credentials of a hand-composed endpoint given none; named after the endpoint.
-#[derive(Debug)]
-struct Anonymous {
-    name: String,
-    /// One `Arc` for every request, so that the client keeps what it built from it.
-    credentials: Arc<Credentials>,
-}
-
-impl Anonymous {
-    fn new(name: &str) -> Self {
-        Self {
-            name: name.to_owned(),
-            credentials: Arc::new(Credentials::anonymous()),
-        }
-    }
-}
-
-#[async_trait::async_trait]
-impl CredentialSource for Anonymous {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    async fn credentials(&self) -> Result<Arc<Credentials>, SourceError> {
-        Ok(Arc::clone(&self.credentials))
-    }
-
-    fn current(&self) -> Option<Arc<Credentials>> {
-        Some(Arc::clone(&self.credentials))
-    }
 }

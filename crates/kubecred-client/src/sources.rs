@@ -6,7 +6,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-#[cfg_attr(not(any(feature = "env", feature = "incluster")), allow(unused_imports))]
+#[cfg_attr(
+    not(any(feature = "env", feature = "incluster")),
+    allow(unused_imports)
+)]
 use kubecred_core::{Clock, Environment, SourceConfig, SourceError};
 
 use crate::resolve::Entry;

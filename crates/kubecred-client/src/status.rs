@@ -42,10 +42,7 @@ pub(crate) fn describe(status: StatusCode, body: &[u8]) -> Described {
             let body = String::from_utf8_lossy(body);
             let body = body.trim();
             let text = if body.is_empty() {
-                status
-                    .canonical_reason()
-                    .unwrap_or("no message")
-                    .to_owned()
+                status.canonical_reason().unwrap_or("no message").to_owned()
             } else {
                 body.chars().take(BODY_PREFIX_CHARS).collect()
             };
@@ -86,7 +83,10 @@ mod tests {
         let d = describe(StatusCode::FORBIDDEN, body.as_bytes());
         assert_eq!(d.message.len(), BODY_PREFIX_CHARS);
         assert!(!d.is_status);
-        let d = describe(StatusCode::FORBIDDEN, b"{\"kind\":\"Pod\",\"message\":\"m\"}");
+        let d = describe(
+            StatusCode::FORBIDDEN,
+            b"{\"kind\":\"Pod\",\"message\":\"m\"}",
+        );
         assert!(!d.is_status, "only kind: Status is a Status");
     }
 

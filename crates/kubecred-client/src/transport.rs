@@ -267,8 +267,8 @@ fn server_verifier(
             roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
             Ok(webpki(roots, Origin::Code, provider).map_err(|_| SourceError::NoSystemRoots)?)
         }
-        Trust::InsecureSkipVerify => Ok(Arc::new(NoVerification(Arc::clone(provider)))),
-        Trust::PlainHttp => Ok(Arc::new(PlainHttpOnly(Arc::clone(provider)))),
+        Trust::InsecureSkipVerify => Ok(Arc::new(Unverified::Insecure(Arc::clone(provider)))),
+        Trust::PlainHttp => Ok(Arc::new(Unverified::PlainHttp(Arc::clone(provider)))),
         // `Trust` is non-exhaustive: a variant added to core without a verifier here fails
         // every resolution that meets it (and the test that builds every variant), never
         // silently falls back to another way of trusting.
@@ -432,31 +432,17 @@ impl ServerCertVerifier for ServerNameOverride {
     }
 }
 
-/// Accepts any certificate (`KUBE_INSECURE=true`); handshake signatures are still checked so
-/// the connection is at least to the holder of the presented key.
+/// A verifier that checks no certificate chain: [`Unverified::Insecure`] accepts any
+/// certificate (`KUBE_INSECURE=true`; handshake signatures are still checked so the connection
+/// is at least to the holder of the presented key), [`Unverified::PlainHttp`] refuses every
+/// handshake (a plain-`http://` endpoint has no certificate to trust).
 #[derive(Debug)]
-struct NoVerification(Arc<CryptoProvider>);
-
-impl ServerCertVerifier for NoVerification {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    handshake_signatures_by_provider!();
+enum Unverified {
+    Insecure(Arc<CryptoProvider>),
+    PlainHttp(Arc<CryptoProvider>),
 }
 
-/// For plain-`http://` endpoints: any TLS handshake is refused.
-#[derive(Debug)]
-struct PlainHttpOnly(Arc<CryptoProvider>);
-
-impl ServerCertVerifier for PlainHttpOnly {
+impl ServerCertVerifier for Unverified {
     fn verify_server_cert(
         &self,
         _end_entity: &CertificateDer<'_>,
@@ -465,9 +451,12 @@ impl ServerCertVerifier for PlainHttpOnly {
         _ocsp_response: &[u8],
         _now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        Err(rustls::Error::General(
-            "this endpoint is plain http: it has no certificate to trust".to_owned(),
-        ))
+        match self {
+            Unverified::Insecure(_) => Ok(ServerCertVerified::assertion()),
+            Unverified::PlainHttp(_) => Err(rustls::Error::General(
+                "this endpoint is plain http: it has no certificate to trust".to_owned(),
+            )),
+        }
     }
 
     handshake_signatures_by_provider!();
@@ -562,14 +551,50 @@ impl RotatingRoots {
     }
 }
 
-impl NoVerification {
+impl Unverified {
     fn provider(&self) -> &CryptoProvider {
-        &self.0
+        match self {
+            Unverified::Insecure(provider) | Unverified::PlainHttp(provider) => provider,
+        }
     }
 }
 
-impl PlainHttpOnly {
-    fn provider(&self) -> &CryptoProvider {
-        &self.0
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use kubecred_core::{CaBundle, CaFile, Origin, RefreshPolicy, SystemClock};
+    use kubecred_testing::CertificateAuthority;
+
+    use super::*;
+
+    /// Every kind of trust the client knows gets its own verifier: none reaches the arm that
+    /// fails a `Trust` variant added to core without one (`SetupError::Internal`).
+    #[test]
+    fn every_known_trust_has_a_verifier() {
+        let ca = CertificateAuthority::new("transport-test-ca").unwrap();
+        let dir = std::env::temp_dir().join(format!("kubecred-transport-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let ca_path = dir.join("ca.crt");
+        std::fs::write(&ca_path, ca.pem()).unwrap();
+        let file = CaFile::open(&ca_path, RefreshPolicy::CA_BUNDLE, Arc::new(SystemClock)).unwrap();
+        let trusts = [
+            Trust::CaBundle(CaBundle::from_pem(ca.pem().as_bytes(), Origin::Code).unwrap()),
+            Trust::CaFile(Arc::new(file)),
+            Trust::SystemRoots,
+            Trust::InsecureSkipVerify,
+            Trust::PlainHttp,
+        ];
+        let provider = provider();
+        for trust in &trusts {
+            match server_verifier(trust, &provider) {
+                Ok(_) => {}
+                // A machine without system roots: a source problem, said as such.
+                Err(SetupError::Source(SourceError::NoSystemRoots))
+                    if matches!(trust, Trust::SystemRoots) => {}
+                Err(other) => panic!("{trust}: {other:?}"),
+            }
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

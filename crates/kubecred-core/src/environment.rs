@@ -198,7 +198,10 @@ mod tests {
         assert!(e.is_set("V"), "a value that is not UTF-8 is set");
         let err = e.var("V").unwrap_err();
         let text = err.to_string();
-        assert!(text.contains("V") && text.contains("not valid UTF-8"), "{text}");
+        assert!(
+            text.contains("V") && text.contains("not valid UTF-8"),
+            "{text}"
+        );
         assert!(!text.contains("elsewhere"), "{text}");
         assert!(!err.is_not_applicable());
     }
