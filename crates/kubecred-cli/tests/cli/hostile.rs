@@ -24,10 +24,7 @@ fn a_token_expiring_after_the_year_9999_is_reported_not_a_crash() {
     let report = explain.json();
     assert_eq!(report["credential"]["kind"], "bearer-token");
     assert_eq!(report["credential"]["expires_at"], serde_json::Value::Null);
-    assert!(
-        report["warnings"].to_string().contains("9999"),
-        "{report}"
-    );
+    assert!(report["warnings"].to_string().contains("9999"), "{report}");
     let text = kubecred(&["explain"], &env);
     text.assert_code(0);
     assert!(text.stdout.contains("9999"), "{}", text.stdout);
@@ -43,7 +40,10 @@ fn explain_json_takes_a_path_that_is_not_utf8() {
         .env_clear()
         .env(SERVICE_HOST_VAR, "10.96.0.1")
         .env(SERVICE_PORT_VAR, "443")
-        .env("KUBECRED_PROXY_URL", "unix:///nonexistent/kubecred-test.sock")
+        .env(
+            "KUBECRED_PROXY_URL",
+            "unix:///nonexistent/kubecred-test.sock",
+        )
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(1), "{output:?}");
@@ -61,8 +61,14 @@ fn explain_json_takes_a_path_that_is_not_utf8() {
 
 #[test]
 fn a_missing_service_account_directory_is_named_with_its_flag() {
-    let env = [var(SERVICE_HOST_VAR, "10.96.0.1"), var(SERVICE_PORT_VAR, "443")];
-    let run = kubecred(&["get", "/api", "--serviceaccount-dir", "/nonexistent/sa"], &env);
+    let env = [
+        var(SERVICE_HOST_VAR, "10.96.0.1"),
+        var(SERVICE_PORT_VAR, "443"),
+    ];
+    let run = kubecred(
+        &["get", "/api", "--serviceaccount-dir", "/nonexistent/sa"],
+        &env,
+    );
     run.assert_failure(&[
         "in-cluster:",
         "/nonexistent/sa",
