@@ -51,8 +51,12 @@ impl Settings {
     /// The chain entry of the source `name`, configured; a source that a `KUBECRED_*`
     /// variable breaks is an entry *failed* with that variable's error.
     #[cfg_attr(
-        not(any(feature = "env", feature = "incluster", feature = "proxy")),
+        not(any(feature = "env", feature = "incluster")),
         allow(unused_variables)
+    )]
+    #[cfg_attr(
+        not(any(feature = "env", feature = "incluster", feature = "proxy")),
+        allow(unreachable_code)
     )]
     pub(crate) fn entry(
         &self,
