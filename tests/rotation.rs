@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
 use kubecred_client::Client;
-use kubecred_core::{ManualClock, Source};
+use kubecred_core::{ManualClock, Source, SourceBuilder};
 use kubecred_incluster::InCluster;
 use kubecred_testing::{Authentication, CertificateAuthority, LogCapture, ServiceAccountFiles};
 

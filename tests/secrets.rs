@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use kubecred_client::error_chain;
-use kubecred_core::{ApiEndpoint, CredentialSource, MapEnvironment};
+use kubecred_core::{ApiEndpoint, CredentialSource, MapEnvironment, SourceBuilder};
 use kubecred_testing::{ApiServer, CertificateAuthority, ServiceAccountFiles};
 
 use crate::support::*;

@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use kubecred_core::{
-    Cached, Clock, CredentialSource, Credentials, MapEnvironment, RefreshPolicy, SystemClock,
+    Cached, Clock, CredentialSource, Credentials, MapEnvironment, RefreshPolicy, SourceBuilder,
+    SystemClock,
 };
 use kubecred_incluster::InCluster;
 use kubecred_testing::{CertificateAuthority, ServiceAccountDir, ServiceAccountFiles};

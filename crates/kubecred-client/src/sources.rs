@@ -10,7 +10,7 @@ use std::time::Duration;
     not(any(feature = "env", feature = "incluster")),
     allow(unused_imports)
 )]
-use kubecred_core::{Clock, Environment, SourceConfig, SourceError};
+use kubecred_core::{Clock, Environment, SourceBuilder, SourceConfig, SourceError};
 
 use crate::resolve::Entry;
 use crate::SourceName;

@@ -1,5 +1,5 @@
 //! [`SourceConfig`]: what every source of a chain shares (the environment, the clock, the
-//! re-read policies), applied to each source's builder in one call.
+//! re-read policies), and [`SourceBuilder`], the setters every source's builder gets from it.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -93,5 +93,72 @@ impl SourceConfig {
     /// When CA bundle files are re-read.
     pub fn ca_refresh(&self) -> RefreshPolicy {
         self.ca_refresh
+    }
+}
+
+/// A source builder that takes a [`SourceConfig`]: implementing [`SourceBuilder::config_mut`]
+/// gives it `configure` and a setter for each of the config's settings, defined here once for
+/// every source (a new setting is added to [`SourceConfig`] and here, and each source reads it
+/// from its config).
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::time::Duration;
+/// use kubecred_core::{MapEnvironment, SourceBuilder, SourceConfig};
+///
+/// #[derive(Default)]
+/// struct MyBuilder {
+///     config: SourceConfig,
+/// }
+///
+/// impl SourceBuilder for MyBuilder {
+///     fn config_mut(&mut self) -> &mut SourceConfig {
+///         &mut self.config
+///     }
+/// }
+///
+/// let builder = MyBuilder::default()
+///     .environment(Arc::new(MapEnvironment::default()))
+///     .token_refresh_period(Duration::from_secs(5));
+/// assert_eq!(builder.config.token_refresh().period, Duration::from_secs(5));
+/// ```
+pub trait SourceBuilder: Sized {
+    /// The builder's configuration, which the provided methods change.
+    fn config_mut(&mut self) -> &mut SourceConfig;
+
+    /// Takes the environment, the clock and both re-read periods from `config` (replacing
+    /// what earlier calls set).
+    fn configure(mut self, config: &SourceConfig) -> Self {
+        *self.config_mut() = config.clone();
+        self
+    }
+
+    /// Reads variables from `env` instead of the process environment.
+    fn environment(mut self, env: Arc<dyn Environment>) -> Self {
+        let config = self.config_mut();
+        *config = config.clone().with_environment(env);
+        self
+    }
+
+    /// Reads time from `clock` (tests use a [`ManualClock`](crate::ManualClock)).
+    fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        let config = self.config_mut();
+        *config = config.clone().with_clock(clock);
+        self
+    }
+
+    /// Re-reads file-backed tokens at least every `period` (60 s by default: the field's
+    /// rule; also 10 s before a JWT's `exp`).
+    fn token_refresh_period(mut self, period: Duration) -> Self {
+        let config = self.config_mut();
+        config.token_refresh = RefreshPolicy::every(period);
+        self
+    }
+
+    /// Re-reads CA bundle files every `period` (300 s by default).
+    fn ca_refresh_period(mut self, period: Duration) -> Self {
+        let config = self.config_mut();
+        config.ca_refresh = RefreshPolicy::every(period);
+        self
     }
 }

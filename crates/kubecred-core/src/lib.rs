@@ -57,7 +57,7 @@ mod jwt;
 mod refresh;
 mod source;
 
-pub use config::SourceConfig;
+pub use config::{SourceBuilder, SourceConfig};
 pub use credentials::{ClientIdentity, CredentialKind, Credentials};
 pub use endpoint::{
     is_dns_name, is_loopback, CaBundle, CaFile, Endpoint, Provenance, RedactedUrl, Trust,

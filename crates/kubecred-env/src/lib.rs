@@ -24,7 +24,7 @@
 //!
 //! ```
 //! use std::sync::Arc;
-//! use kubecred_core::{ApiEndpoint, CredentialSource, MapEnvironment};
+//! use kubecred_core::{ApiEndpoint, CredentialSource, MapEnvironment, SourceBuilder};
 //! use kubecred_env::EnvSource;
 //!
 //! # #[tokio::main(flavor = "current_thread")]
@@ -59,7 +59,8 @@ use async_trait::async_trait;
 use kubecred_core::{
     check_namespace, check_token, is_dns_name, read_small_file, read_token_file, ApiEndpoint,
     CaBundle, CaFile, Cached, ClientIdentity, Clock, CredentialSource, Credentials, Endpoint,
-    Environment, Origin, Provenance, RefreshPolicy, SourceConfig, SourceError, Trust,
+    Environment, Origin, Provenance, RefreshPolicy, SourceBuilder, SourceConfig, SourceError,
+    Trust,
 };
 use secrecy::zeroize::Zeroize;
 use secrecy::{ExposeSecret, SecretString};
@@ -466,38 +467,6 @@ impl EnvSourceBuilder {
         self
     }
 
-    /// Takes the environment, the clock and both re-read periods from `config` (replacing
-    /// what earlier calls set).
-    pub fn configure(mut self, config: &SourceConfig) -> Self {
-        self.config = config.clone();
-        self
-    }
-
-    /// Reads variables from `env` instead of the process environment.
-    pub fn environment(mut self, env: Arc<dyn Environment>) -> Self {
-        self.config = self.config.with_environment(env);
-        self
-    }
-
-    /// Re-reads the credentials (a rotated `KUBE_TOKEN_FILE`) at least every `period` (60 s
-    /// by default).
-    pub fn token_refresh_period(mut self, period: std::time::Duration) -> Self {
-        self.config = self.config.with_token_refresh_period(period);
-        self
-    }
-
-    /// Re-reads `KUBE_CLUSTER_CA_CERT_FILE` every `period` (300 s by default).
-    pub fn ca_refresh_period(mut self, period: std::time::Duration) -> Self {
-        self.config = self.config.with_ca_refresh_period(period);
-        self
-    }
-
-    /// Reads time from `clock` (tests use a [`kubecred_core::ManualClock`]).
-    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.config = self.config.with_clock(clock);
-        self
-    }
-
     /// The source. Nothing is read until it is asked.
     pub fn build(self) -> EnvSource {
         let names = Names::new(&self.prefix);
@@ -513,6 +482,14 @@ impl EnvSourceBuilder {
             ca_policy: config.ca_refresh(),
             clock: Arc::clone(config.clock()),
         }
+    }
+}
+
+/// `configure`, `environment`, `clock`, `token_refresh_period`, `ca_refresh_period`: the
+/// settings every source shares ([`SourceConfig`]).
+impl SourceBuilder for EnvSourceBuilder {
+    fn config_mut(&mut self) -> &mut SourceConfig {
+        &mut self.config
     }
 }
 

@@ -14,7 +14,7 @@
 //!
 //! ```
 //! use std::sync::Arc;
-//! use kubecred_core::{ApiEndpoint, CredentialSource, MapEnvironment};
+//! use kubecred_core::{ApiEndpoint, CredentialSource, MapEnvironment, SourceBuilder};
 //! use kubecred_incluster::InCluster;
 //! use kubecred_testing::{CertificateAuthority, ServiceAccountDir, ServiceAccountFiles};
 //!
@@ -61,7 +61,7 @@ use async_trait::async_trait;
 use kubecred_core::{
     check_namespace, is_dns_name, read_small_file, read_token_file, ApiEndpoint, CaFile, Cached,
     Clock, CredentialSource, Credentials, DirectoryError, Endpoint, Environment, Provenance,
-    RefreshPolicy, SourceConfig, SourceError, Trust,
+    RefreshPolicy, SourceBuilder, SourceConfig, SourceError, Trust,
 };
 use url::Url;
 
@@ -421,37 +421,6 @@ impl InClusterBuilder {
         self
     }
 
-    /// Takes the environment, the clock and both re-read periods from `config` (replacing
-    /// what earlier calls set).
-    pub fn configure(mut self, config: &SourceConfig) -> Self {
-        self.config = config.clone();
-        self
-    }
-
-    /// Reads variables from `env` instead of the process environment.
-    pub fn environment(mut self, env: Arc<dyn Environment>) -> Self {
-        self.config = self.config.with_environment(env);
-        self
-    }
-
-    /// Re-reads the token at least every `period` (60 s by default: the field's rule).
-    pub fn token_refresh_period(mut self, period: std::time::Duration) -> Self {
-        self.config = self.config.with_token_refresh_period(period);
-        self
-    }
-
-    /// Re-reads `ca.crt` every `period` (300 s by default).
-    pub fn ca_refresh_period(mut self, period: std::time::Duration) -> Self {
-        self.config = self.config.with_ca_refresh_period(period);
-        self
-    }
-
-    /// Reads time from `clock` (tests use a [`kubecred_core::ManualClock`]).
-    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.config = self.config.with_clock(clock);
-        self
-    }
-
     /// The source. Nothing is read until it is asked.
     pub fn build(self) -> InCluster {
         let token_path = self.token_path.unwrap_or_else(|| self.dir.join(TOKEN_FILE));
@@ -474,6 +443,14 @@ impl InClusterBuilder {
             clock: Arc::clone(config.clock()),
             dir: self.dir,
         }
+    }
+}
+
+/// `configure`, `environment`, `clock`, `token_refresh_period`, `ca_refresh_period`: the
+/// settings every source shares ([`SourceConfig`]).
+impl SourceBuilder for InClusterBuilder {
+    fn config_mut(&mut self) -> &mut SourceConfig {
+        &mut self.config
     }
 }
 
