@@ -5,7 +5,11 @@ use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
-use kubecred_testing::{ApiServer, CertificateAuthority, ServiceAccountDir, ServiceAccountFiles};
+use kubecred_client::{PROXY_URL_VAR, REFRESH_SECS_VAR, SERVICEACCOUNT_DIR_VAR};
+use kubecred_testing::{
+    closed_proxy_url, kubelet_vars, ApiServer, CertificateAuthority, ServiceAccountDir,
+    ServiceAccountFiles,
+};
 
 const TOKEN: &str = "poll-test-token-first";
 const ROTATED: &str = "poll-test-token-rotated";
@@ -36,23 +40,13 @@ fn poll_survives_token_rotation_with_revocation_and_ca_rotation() {
     let old_ca = server.ca_pem();
     let new_ca = CertificateAuthority::new("rotated cluster CA").unwrap();
     let dir = ServiceAccountDir::new(&files(TOKEN, &old_ca)).unwrap();
-    let closed_port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-
     let mut child = Command::new(poll_binary())
         .args(["/api", "20", "150"])
         .env_clear()
-        .env("KUBERNETES_SERVICE_HOST", server.host())
-        .env("KUBERNETES_SERVICE_PORT", server.port().to_string())
-        .env("KUBECRED_SERVICEACCOUNT_DIR", dir.path())
-        .env(
-            "KUBECRED_PROXY_URL",
-            format!("http://127.0.0.1:{closed_port}"),
-        )
-        .env("KUBECRED_REFRESH_SECS", "1")
+        .envs(kubelet_vars(&server.host(), server.port()))
+        .env(SERVICEACCOUNT_DIR_VAR, dir.path())
+        .env(PROXY_URL_VAR, closed_proxy_url().unwrap())
+        .env(REFRESH_SECS_VAR, "1")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -124,7 +118,7 @@ fn bad_arguments_exit_2_and_a_failed_start_exits_1_without_lines() {
         Command::new(poll_binary())
             .args(args)
             .env_clear()
-            .env("KUBECRED_PROXY_URL", "http://127.0.0.1:1")
+            .env(PROXY_URL_VAR, closed_proxy_url().unwrap())
             .output()
             .unwrap()
     };
