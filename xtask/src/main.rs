@@ -3,19 +3,25 @@
 //! - `demo`: builds the real `kubecred` binary and runs it as a person would, against a
 //!   stand-in API server: in a pod (a kubelet-style service-account directory), on a laptop
 //!   with `KUBE_*` variables, and through the real `kubectl proxy`.
-//! - `ci`: the full gate: rustfmt, clippy, the tests and the docs, stopping at the first failure.
+//! - `ci`: the full gate: rustfmt, clippy (the client also with each feature alone), the
+//!   tests and the docs (then a search of them for links left as text), stopping at the first
+//!   failure.
 //! - `bench`: every figure of BENCHMARKS.md (whole-process runs, criterion, the
 //!   client-vs-reqwest harness).
 //!
 //! This file only dispatches: each task lives in its own module. The house rules (every file
 //! starts with `//!`, no debugging leftovers, every package opts into the workspace lints) are
-//! a `#[test]` in `tidy.rs`, so `cargo test` alone enforces them.
+//! `#[test]`s in `tidy.rs`, with the project's other invariants (no citation of a file outside
+//! the repository; the dependency graph's shape, over `cargo metadata`: `tidy/deps.rs`), so
+//! `cargo test` alone enforces them.
 
 mod bench;
 mod ci;
 mod demo;
+mod doc_links;
 #[cfg(test)]
 mod tidy;
+mod workspace;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -25,7 +31,8 @@ usage: cargo xtask TASK
 
 tasks:
   demo   build kubecred and run it against a stand-in API server (pod, env, kubectl proxy)
-  ci     cargo fmt --check, clippy -D warnings, test, doc (stops at the first failure)
+  ci     cargo fmt --check, clippy -D warnings (the client also per feature), test, doc
+         (then no link left as text); stops at the first failure
   bench  the figures of BENCHMARKS.md (release build, /usr/bin/time, cargo bench)
   help   print this message
 ";
@@ -64,6 +71,7 @@ fn workspace_root() -> &'static Path {
 /// (`CARGO_MANIFEST_DIR`, `CARGO_PKG_*`, ...): build scripts such as ring's are fingerprinted
 /// on them, so an inner build that inherits them and the outer one would keep rebuilding
 /// each other's crates.
+#[allow(clippy::disallowed_methods)] // xtask runs outside kubecred: it reads cargo's variables
 fn cargo() -> Command {
     let mut command = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
     for (name, _) in std::env::vars_os() {
@@ -86,6 +94,7 @@ fn cargo() -> Command {
 
 /// Cargo's target directory: `CARGO_TARGET_DIR` (relative to the workspace root when
 /// relative), else `<workspace root>/target`.
+#[allow(clippy::disallowed_methods)] // xtask runs outside kubecred: it reads cargo's variables
 fn target_dir() -> PathBuf {
     match std::env::var_os("CARGO_TARGET_DIR").filter(|dir| !dir.is_empty()) {
         Some(dir) => workspace_root().join(dir),

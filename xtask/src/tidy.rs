@@ -1,15 +1,21 @@
-//! The house rules, as a test: `cargo test` alone enforces them.
+//! The house rules, as tests: `cargo test` alone enforces them.
 //!
 //! - every Rust file starts with a `//!` comment saying what it is for;
 //! - no debugging leftovers, unfinished-code macros or ignores without a reason in Rust files
 //!   (the patterns are listed in [`FORBIDDEN`], built with `concat!` so that this file does
 //!   not contain them);
-//! - every package under `crates/`, `tests/` and `xtask/` opts into the workspace lints with
-//!   `[lints]` followed by `workspace = true`.
+//! - every package under `crates/`, `tests/`, `xtask/` and `benches/` opts into the workspace
+//!   lints with `[lints]` followed by `workspace = true`;
+//! - the project stands alone: no file cites the design brief it was started from (the
+//!   patterns are in [`CITATIONS`]); the facts it leans on are stated in ARCHITECTURE.md's
+//!   "Contracts this project keeps" and in the crate docs;
+//! - the dependency graph keeps its shape (`deps.rs`, over `cargo metadata`).
 //!
 //! The files are those git knows (tracked, plus untracked ones that are not ignored, so a new
-//! file is checked before its first commit); without git, the directories `crates/`, `tests/`
-//! and `xtask/` are walked, skipping `target/`.
+//! file is checked before its first commit); without git, the tree is walked, skipping
+//! `target/` and `.git/`.
+
+mod deps;
 
 use std::fmt;
 use std::io;
@@ -28,12 +34,25 @@ const FORBIDDEN: &[(&str, &str)] = &[
 ];
 
 /// The top-level directories whose packages must opt into the workspace lints.
-const PACKAGE_DIRS: &[&str] = &["crates", "tests", "xtask"];
+const PACKAGE_DIRS: &[&str] = &["crates", "tests", "xtask", "benches"];
+
+/// Text no file of the project may contain (compared without regard to case), and why: the
+/// project states the facts it relies on in its own words instead of pointing elsewhere.
+const CITATIONS: &[(&str, &str)] = &[
+    (
+        concat!("DES", "IGN.md"),
+        "a design brief that is not in the repository",
+    ),
+    (
+        concat!("../", "shared"),
+        "a directory outside the repository",
+    ),
+];
 
 #[test]
 fn house_rules() {
     let root = crate::workspace_root();
-    let files = workspace_files(root);
+    let files = workspace_files(root, &["*.rs", "*Cargo.toml"]);
     let mut problems = Vec::new();
     let (mut rust_files, mut manifests) = (0, 0);
     for file in &files {
@@ -78,6 +97,36 @@ fn house_rules() {
     assert!(
         problems.is_empty(),
         "{} house rule(s) broken:\n{}",
+        problems.len(),
+        list.join("\n")
+    );
+}
+
+#[test]
+fn no_file_cites_what_is_not_in_the_repository() {
+    let root = crate::workspace_root();
+    let files = workspace_files(root, &[]);
+    let mut problems = Vec::new();
+    let mut read = 0;
+    for file in &files {
+        // Not text (an image, a binary), deleted in the working tree, or unreadable: a
+        // citation is text, and every text file of the project is UTF-8.
+        let Ok(text) = std::fs::read_to_string(root.join(file)) else {
+            continue;
+        };
+        read += 1;
+        check_citations(file, &text, &mut problems);
+    }
+    assert!(
+        read > 10,
+        "expected the project's files under {}, read {read}",
+        root.display()
+    );
+    let list: Vec<String> = problems.iter().map(Problem::to_string).collect();
+    assert!(
+        problems.is_empty(),
+        "{} citation(s) of what is not in the repository (state the fact itself, e.g. in \
+         ARCHITECTURE.md's \"Contracts this project keeps\"):\n{}",
         problems.len(),
         list.join("\n")
     );
@@ -180,8 +229,38 @@ fn check_manifest(file: &Path, text: &str, problems: &mut Vec<Problem>) {
     }
 }
 
-/// The workspace's files, relative to `root`: from git if it can tell, else by walking.
-fn workspace_files(root: &Path) -> Vec<PathBuf> {
+/// The citation rule: none of the [`CITATIONS`], in any case.
+fn check_citations(file: &Path, text: &str, problems: &mut Vec<Problem>) {
+    for (index, line) in text.lines().enumerate() {
+        let lower = line.to_lowercase();
+        for (pattern, why) in CITATIONS {
+            if let Some(at) = lower.find(&pattern.to_lowercase()) {
+                // A long line (a table row) is shown around the citation only.
+                let chars: Vec<char> = line.chars().collect();
+                // (A lowercased character can be longer: keep the indices within `line`.)
+                let at = lower[..at].chars().count().min(chars.len());
+                let start = at.saturating_sub(60);
+                let end = (at + pattern.len() + 60).min(chars.len());
+                let excerpt: String = chars[start..end].iter().collect();
+                problems.push(Problem::new(
+                    file,
+                    Some(index + 1),
+                    format!("no mention of `{pattern}` ({why})"),
+                    format!(
+                        "`{}{}{}`",
+                        if start > 0 { "…" } else { "" },
+                        excerpt.trim(),
+                        if end < chars.len() { "…" } else { "" }
+                    ),
+                ));
+            }
+        }
+    }
+}
+
+/// The workspace's files matching the git pathspecs `patterns` (every file when empty),
+/// relative to `root`: from git if it can tell, else by walking.
+fn workspace_files(root: &Path, patterns: &[&str]) -> Vec<PathBuf> {
     let output = Command::new("git")
         .args([
             "ls-files",
@@ -190,9 +269,8 @@ fn workspace_files(root: &Path) -> Vec<PathBuf> {
             "--others",
             "--exclude-standard",
             "--",
-            "*.rs",
-            "*Cargo.toml",
         ])
+        .args(patterns)
         .current_dir(root)
         .output();
     match output {
@@ -206,12 +284,20 @@ fn workspace_files(root: &Path) -> Vec<PathBuf> {
             files.dedup();
             files
         }
-        // No git, or not a repository: walk the directories that hold code.
+        // No git, or not a repository: walk the tree, keeping what the patterns name.
         _ => {
             let mut files = Vec::new();
-            for dir in PACKAGE_DIRS {
-                walk(root, &root.join(dir), &mut files);
-            }
+            walk(root, root, &mut files);
+            files.retain(|file| {
+                patterns.is_empty()
+                    || patterns.iter().any(|pattern| {
+                        let name = file.to_string_lossy();
+                        match pattern.strip_prefix('*') {
+                            Some(suffix) => name.ends_with(suffix),
+                            None => name == *pattern,
+                        }
+                    })
+            });
             files.sort();
             files
         }
@@ -225,7 +311,7 @@ fn walk(root: &Path, dir: &Path, files: &mut Vec<PathBuf>) {
     for entry in entries.flatten() {
         let path = entry.path();
         let name = entry.file_name();
-        if name == "target" || name.to_string_lossy().starts_with('.') {
+        if name == "target" || name == ".git" {
             continue;
         }
         if entry.file_type().is_ok_and(|kind| kind.is_dir()) {
@@ -272,6 +358,26 @@ mod checks {
             assert_eq!(found.len(), 1, "{pattern}: {found:?}");
             assert_eq!(found[0].0, Some(3), "{pattern}: {found:?}");
         }
+    }
+
+    #[test]
+    fn every_citation_is_found_in_any_case_with_its_line() {
+        for (pattern, _) in CITATIONS {
+            for text in [pattern.to_string(), pattern.to_lowercase()] {
+                let mut problems = Vec::new();
+                let file = format!("# Title\n\nsee {text}, section 2\n");
+                check_citations(Path::new("README.md"), &file, &mut problems);
+                let lines: Vec<_> = problems.iter().map(|p| p.line).collect();
+                assert_eq!(lines, [Some(3)], "{text}: {problems:?}");
+            }
+        }
+        let mut problems = Vec::new();
+        check_citations(
+            Path::new("ARCHITECTURE.md"),
+            "the design of the client, shared by every source\n",
+            &mut problems,
+        );
+        assert_eq!(problems, []);
     }
 
     #[test]
