@@ -50,6 +50,7 @@ impl KubectlProxy {
             .map_err(|e| kubectl_error(format!("cannot write the kubeconfig: {e}")))?;
         let socket = dir.path().join("proxy.sock");
         let mut command = Command::new("kubectl");
+        #[allow(clippy::disallowed_methods)] // kubectl gets our PATH, and no other variable
         command
             .arg("proxy")
             .arg(format!("--kubeconfig={}", kubeconfig.display()))

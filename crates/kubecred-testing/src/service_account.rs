@@ -225,6 +225,7 @@ impl ServiceAccountDir {
 /// relative name.
 fn create_timestamped_dir(root: &Path) -> io::Result<PathBuf> {
     // "2026-11-29T11:37:18.123456789Z" -> "..2026_11_29_11_37_18.123456789"
+    #[allow(clippy::disallowed_methods)] // named after the real time, as the kubelet does
     let rfc3339 = humantime::format_rfc3339_nanos(SystemTime::now()).to_string();
     let stamp: String = rfc3339
         .trim_end_matches('Z')
