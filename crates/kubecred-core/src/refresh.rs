@@ -115,7 +115,7 @@ impl RefreshPolicy {
     pub const CA_BUNDLE: RefreshPolicy = RefreshPolicy::every(Duration::from_secs(300));
 
     /// Every `period`, 10 s before expiry, and min(`period`, 10 s) after a failure
-    /// (DESIGN.md's rule).
+    /// (never a re-read and a warning on every request).
     pub const fn every(period: Duration) -> Self {
         let ten = Duration::from_secs(10);
         let retry = if period.as_nanos() < ten.as_nanos() {
@@ -230,7 +230,7 @@ impl<T: Expiring> Cached<T> {
     /// re-read it): concurrent callers that saw the same stale value cause one read. Within
     /// [`RefreshPolicy::retry_after_failure`] of a failed read it does not read again and
     /// returns the cached value, so that a run of `401`s with a broken file causes one read
-    /// and one warning per back-off, not one per request (DESIGN.md's refresh rule).
+    /// and one warning per back-off, not one per request.
     ///
     /// # Errors
     ///
