@@ -20,7 +20,6 @@ use crate::{Credentials, Endpoint, SourceError};
 ///   while a client is built or explained, never on the request path. Dropping the future
 ///   cancels the work; nothing is left half-applied.
 /// - Calling it twice re-evaluates: the answer reflects the files and variables of that moment.
-#[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
 pub trait ApiEndpoint: Send + Sync + Debug {
     /// The source's name in every message: `env`, `in-cluster`, `proxy`, or a user's own.
@@ -152,9 +151,82 @@ pub trait CredentialSource: Send + Sync + Debug {
 
 #[cfg(feature = "mock")]
 mockall::mock! {
+    /// A `mockall` mock of [`ApiEndpoint`] (feature `mock`): expectations for `name` and
+    /// `endpoint`. Compose it with any credentials (`ClientBuilder::endpoint` and
+    /// `::credentials` in `kubecred-client`) to test what a program does with an endpoint
+    /// that is broken, or not there.
+    ///
+    /// ```
+    /// use kubecred_core::{ApiEndpoint, Endpoint, MockApiEndpoint, SourceError, Trust};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let mut endpoint = MockApiEndpoint::new();
+    /// endpoint.expect_name().return_const("mocked".to_owned());
+    /// endpoint.expect_endpoint().times(1).returning(|| {
+    ///     let url = "https://10.96.0.1:443".parse().unwrap();
+    ///     Ok(Endpoint::new(url, Trust::SystemRoots))
+    /// });
+    ///
+    /// let resolved = endpoint.endpoint().await.unwrap();
+    /// assert_eq!(resolved.url().as_str(), "https://10.96.0.1/");
+    /// assert_eq!(endpoint.name(), "mocked");
+    ///
+    /// // Not there: a chain would move on to its next source.
+    /// let mut absent = MockApiEndpoint::new();
+    /// absent
+    ///     .expect_endpoint()
+    ///     .returning(|| Err(SourceError::not_applicable("nothing here")));
+    /// assert!(absent.endpoint().await.unwrap_err().is_not_applicable());
+    /// # }
+    /// ```
+    pub ApiEndpoint {}
+
+    #[async_trait]
+    impl ApiEndpoint for ApiEndpoint {
+        fn name(&self) -> &str;
+        async fn endpoint(&self) -> Result<Endpoint, SourceError>;
+    }
+}
+
+#[cfg(feature = "mock")]
+impl Debug for MockApiEndpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MockApiEndpoint")
+    }
+}
+
+#[cfg(feature = "mock")]
+mockall::mock! {
     /// A `mockall` mock of [`CredentialSource`] (feature `mock`): expectations for `name`,
     /// `credentials` and `refresh`. Its `current` is the trait's default (`None`), so a client
-    /// asks the mock's `credentials` on every request, where the expectations are.
+    /// asks the mock's `credentials` on every request, where the expectations are. Hand it to
+    /// `ClientBuilder::credentials` (in `kubecred-client`) next to an endpoint.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use kubecred_core::{CredentialKind, CredentialSource, Credentials, MockCredentialSource};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let mut source = MockCredentialSource::new();
+    /// source.expect_name().return_const("mocked".to_owned());
+    /// // A stale token, then a new one when the client re-reads after a `401`.
+    /// source
+    ///     .expect_credentials()
+    ///     .returning(|| Ok(Arc::new(Credentials::bearer("stale".to_owned().into()))));
+    /// source
+    ///     .expect_refresh()
+    ///     .times(1)
+    ///     .returning(|_rejected| Ok(Arc::new(Credentials::bearer("new".to_owned().into()))));
+    ///
+    /// let first = source.credentials().await.unwrap();
+    /// assert_eq!(first.kind(), CredentialKind::BearerToken);
+    /// assert!(source.current().is_none(), "the mock keeps the trait's default");
+    /// let renewed = source.refresh(&first).await.unwrap();
+    /// assert!(!Arc::ptr_eq(&first, &renewed));
+    /// # }
+    /// ```
     pub CredentialSource {}
 
     #[async_trait]
