@@ -5,10 +5,11 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use bytes::Bytes;
-use http::header::{HeaderValue, AUTHORIZATION, HOST, USER_AGENT};
+use http::header::{HeaderName, HeaderValue, AUTHORIZATION, HOST, USER_AGENT};
 use http::{Request, Response, StatusCode};
 use kubecred_core::{
-    ApiEndpoint, Clock, CredentialSource, Credentials, Endpoint, ExposeSecret, SourceError,
+    ApiEndpoint, Clock, CredentialSource, Credentials, Endpoint, ExposeSecret, SecretString,
+    SourceError,
 };
 use serde::de::DeserializeOwned;
 
@@ -36,6 +37,8 @@ struct Inner {
     http: reqwest::Client,
     /// The endpoint's `Host` header, when it needs one.
     host: Option<HeaderValue>,
+    /// Headers every request carries unless the caller sets its own (impersonation).
+    headers: Vec<(HeaderName, HeaderValue)>,
     /// The URL and `Authorization` value of recent requests.
     recent: RecentRequests,
     /// The builder's clock: it decides whether a refused token has expired.
@@ -63,6 +66,7 @@ impl Client {
                 identity: chosen.identity,
                 http: chosen.http,
                 host: chosen.host,
+                headers: chosen.headers,
                 recent: RecentRequests::new(),
                 clock,
                 timeouts,
@@ -146,7 +150,7 @@ impl Client {
             .await?;
         match credentials {
             Some(rejected)
-                if response.status() == StatusCode::UNAUTHORIZED && rejected.token().is_some() =>
+                if response.status() == StatusCode::UNAUTHORIZED && rejected.is_secret() =>
             {
                 Box::pin(self.after_unauthorized(&request, path, &rejected, response)).await
             }
@@ -169,7 +173,9 @@ impl Client {
             Ok(fresh) => {
                 self.follow_identity(&fresh);
                 let changed = fresh.token().map(|t| t.expose_secret())
-                    != rejected.token().map(|t| t.expose_secret());
+                    != rejected.token().map(|t| t.expose_secret())
+                    || fresh.identity().map(|id| id.certificates())
+                        != rejected.identity().map(|id| id.certificates());
                 if changed {
                     return self.send_with_retry(request, path, Some(&fresh)).await;
                 }
@@ -286,6 +292,11 @@ impl Client {
         if let Some(host) = &self.inner.host {
             if !headers.contains_key(HOST) {
                 headers.insert(HOST, host.clone());
+            }
+        }
+        for (name, value) in &self.inner.headers {
+            if !request.headers().contains_key(name) {
+                headers.append(name.clone(), value.clone());
             }
         }
         if let Some(value) = authorization {
@@ -425,18 +436,37 @@ impl Client {
         (at <= self.inner.clock.now()).then_some(at)
     }
 
-    /// `Bearer <token>`, marked sensitive so that HTTP stacks never log it; `None` without a
-    /// token.
+    /// The `Authorization` value of `credentials`: `Bearer <token>`, or `Basic
+    /// base64(user:password)` (RFC 7617), marked sensitive so that HTTP stacks never log it;
+    /// `None` when they carry neither.
     fn bearer_header(&self, credentials: &Arc<Credentials>) -> Result<Option<HeaderValue>, Error> {
-        let Some(token) = credentials.token() else {
+        let (text, what) = if let Some(token) = credentials.token() {
+            (
+                SecretString::from(format!("Bearer {}", token.expose_secret())),
+                "the bearer token",
+            )
+        } else if let Some(basic) = credentials.basic_auth() {
+            use base64::Engine as _;
+            let pair = SecretString::from(format!(
+                "{}:{}",
+                basic.username().expose_secret(),
+                basic.password().expose_secret()
+            ));
+            let encoded = SecretString::from(
+                base64::engine::general_purpose::STANDARD.encode(pair.expose_secret()),
+            );
+            (
+                SecretString::from(format!("Basic {}", encoded.expose_secret())),
+                "the basic-auth user name or password",
+            )
+        } else {
             return Ok(None);
         };
-        let mut value = HeaderValue::from_str(&format!("Bearer {}", token.expose_secret()))
-            .map_err(|_| Error::Credentials {
+        let mut value =
+            HeaderValue::from_str(text.expose_secret()).map_err(|_| Error::Credentials {
                 name: self.inner.source_name.clone(),
                 error: SourceError::Refused {
-                    reason: "the bearer token holds characters an HTTP header cannot carry"
-                        .to_owned(),
+                    reason: format!("{what} holds characters an HTTP header cannot carry"),
                 },
             })?;
         value.set_sensitive(true);

@@ -16,8 +16,36 @@
 
 use kubecred_core::{Credentials, Endpoint, SourceError};
 
-/// Refuses a composition of `endpoint` and `credentials` that would leak a secret, or whose
-/// URL scheme is neither `http` nor `https`.
+/// What credentials would send, for the checks: known from the credentials themselves, or
+/// assumed for credentials not read yet (an exec plugin `explain` does not run).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Carries {
+    /// A secret of any kind (an `Authorization` header or a private key).
+    pub(crate) secret: bool,
+    /// A client certificate.
+    pub(crate) identity: bool,
+}
+
+impl Carries {
+    /// What `credentials` carry.
+    pub(crate) fn of(credentials: &Credentials) -> Self {
+        Self {
+            secret: credentials.is_secret(),
+            identity: credentials.identity().is_some(),
+        }
+    }
+
+    /// Credentials not read yet (an exec plugin that `explain` does not run): they will carry
+    /// a secret; whether a client certificate comes with it is known only once the plugin
+    /// runs, so `explain` applies the secret's rules and `build()` the certificate's too.
+    pub(crate) const DEFERRED: Carries = Carries {
+        secret: true,
+        identity: false,
+    };
+}
+
+/// Refuses a composition of `endpoint` and credentials that carry `carries` that would leak a
+/// secret, or whose URL scheme is neither `http` nor `https`.
 ///
 /// # Errors
 ///
@@ -25,11 +53,11 @@ use kubecred_core::{Credentials, Endpoint, SourceError};
 /// composition breaks.
 pub(crate) fn refuse_unsafe_composition(
     endpoint: &Endpoint,
-    credentials: &Credentials,
+    carries: Carries,
 ) -> Result<(), SourceError> {
     match endpoint.url().scheme() {
         "https" => {}
-        "http" if credentials.identity().is_some() => {
+        "http" if carries.identity => {
             return Err(refused(format!(
                 "a client certificate cannot be used over plain http ({})",
                 endpoint.display_url()
@@ -42,7 +70,7 @@ pub(crate) fn refuse_unsafe_composition(
             )))
         }
     }
-    if credentials.is_secret() {
+    if carries.secret {
         authorization_allowed(endpoint)?;
     }
     Ok(())
@@ -93,6 +121,17 @@ mod tests {
         Credentials::bearer("policy-test-token".to_owned().into())
     }
 
+    #[test]
+    fn basic_authentication_is_held_to_the_tokens_rule() {
+        let basic = Credentials::basic("user".to_owned().into(), "pw".to_owned().into());
+        let why = reason(refuse_unsafe_composition(
+            &endpoint("http://api.example.test:8080"),
+            Carries::of(&basic),
+        ));
+        assert!(why.contains("never sent over plain http"), "{why}");
+        refuse_unsafe_composition(&endpoint("http://127.0.0.1:8080"), Carries::of(&basic)).unwrap();
+    }
+
     fn reason(result: Result<(), SourceError>) -> String {
         match result {
             Err(SourceError::Refused { reason }) => reason,
@@ -109,12 +148,12 @@ mod tests {
             "http://[::1]:8080",
             "http://localhost:8080",
         ] {
-            refuse_unsafe_composition(&endpoint(url), &token())
+            refuse_unsafe_composition(&endpoint(url), Carries::of(&token()))
                 .unwrap_or_else(|e| panic!("{url}: {e}"));
         }
         let why = reason(refuse_unsafe_composition(
             &endpoint("http://api.example.test:8080"),
-            &token(),
+            Carries::of(&token()),
         ));
         assert!(why.contains("never sent over plain http"), "{why}");
         assert!(!why.contains("policy-test-token"));
@@ -123,12 +162,13 @@ mod tests {
     #[test]
     fn anonymous_credentials_go_anywhere_but_an_unknown_scheme() {
         let anonymous = Credentials::anonymous();
-        refuse_unsafe_composition(&endpoint("http://api.example.test"), &anonymous).unwrap();
+        let anonymous = Carries::of(&anonymous);
+        refuse_unsafe_composition(&endpoint("http://api.example.test"), anonymous).unwrap();
         let refusing = endpoint("http://127.0.0.1:8001").refusing_credentials();
-        refuse_unsafe_composition(&refusing, &anonymous).unwrap();
+        refuse_unsafe_composition(&refusing, anonymous).unwrap();
         let why = reason(refuse_unsafe_composition(
             &endpoint("ftp://api.example.test"),
-            &anonymous,
+            anonymous,
         ));
         assert!(why.contains("\"ftp\""), "{why}");
     }
@@ -136,7 +176,12 @@ mod tests {
     #[test]
     fn an_endpoint_that_refuses_credentials_gets_no_token_and_no_callers_header() {
         let proxy = endpoint("http://127.0.0.1:8001").refusing_credentials();
-        let why = reason(refuse_unsafe_composition(&proxy, &token()));
+        let why = reason(refuse_unsafe_composition(&proxy, Carries::of(&token())));
+        let why_deferred = reason(refuse_unsafe_composition(&proxy, Carries::DEFERRED));
+        assert_eq!(
+            why, why_deferred,
+            "credentials not read yet are held to the same rule"
+        );
         assert!(why.contains("must not receive credentials"), "{why}");
         let why = reason(authorization_allowed(&proxy));
         assert!(why.contains("must not receive credentials"), "{why}");

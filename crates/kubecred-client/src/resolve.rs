@@ -9,14 +9,15 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use http::HeaderValue;
+use http::{HeaderName, HeaderValue};
 use kubecred_core::{
     ApiEndpoint, CredentialSource, Credentials, Endpoint, SourceError, StaticSource, Trust,
 };
 
 use crate::explain::{CredentialReport, Explanation, Outcome, SourceReport};
+use crate::policy::{self, Carries};
 use crate::transport::{self, IdentityResolver, SetupError};
-use crate::{policy, Client, Error};
+use crate::{Client, Error};
 
 /// One entry of a chain: one source in a chain (two, possibly, composed by hand), or a
 /// kubecred source whose own configuration is broken.
@@ -105,6 +106,9 @@ pub(crate) struct Chosen {
     pub(crate) tls: Arc<rustls::ClientConfig>,
     pub(crate) identity: Option<Arc<IdentityResolver>>,
     pub(crate) host: Option<HeaderValue>,
+    /// The headers every request carries unless the caller sets its own (a kubeconfig
+    /// user's impersonation), checked here.
+    pub(crate) headers: Vec<(HeaderName, HeaderValue)>,
     pub(crate) http: reqwest::Client,
 }
 
@@ -170,7 +174,7 @@ pub(crate) async fn resolve(entries: Vec<Entry>, until: Until, timeouts: Timeout
         }
         let decided = decision.is_some();
         let name = entry.name.clone();
-        match evaluate(entry, timeouts).await {
+        match evaluate(entry, until, timeouts).await {
             Ok(evaluated) => {
                 let p = evaluated.chosen.endpoint.provenance();
                 report.sources.push(SourceReport {
@@ -189,9 +193,12 @@ pub(crate) async fn resolve(entries: Vec<Entry>, until: Until, timeouts: Timeout
                     report.endpoint = Some(endpoint.display_url());
                     report.namespace = Some(endpoint.namespace().to_owned());
                     report.trust = Some(endpoint.trust().to_string());
-                    let expires_at = evaluated.first.expires_at();
-                    report.credential =
-                        Some(CredentialReport::new(evaluated.first.kind(), expires_at));
+                    let expires_at = evaluated.first.as_ref().and_then(|c| c.expires_at());
+                    // Credentials not read (a deferred source under explain) stay `null`.
+                    report.credential = evaluated
+                        .first
+                        .as_ref()
+                        .map(|c| CredentialReport::new(c.kind(), expires_at));
                     if expires_at.is_some_and(|t| crate::explain::rfc3339(t).is_none()) {
                         report.warnings.push(
                             "the credential's expiry is outside the years 1970 to 9999 and cannot be shown"
@@ -244,8 +251,8 @@ pub(crate) async fn resolve(entries: Vec<Entry>, until: Until, timeouts: Timeout
 /// What an entry that applies resolves to.
 struct Evaluated {
     chosen: Chosen,
-    /// The credentials read while resolving.
-    first: Arc<Credentials>,
+    /// The credentials read while resolving (`None`: deferred, not read by `explain`).
+    first: Option<Arc<Credentials>>,
 }
 
 /// Why an entry did not resolve.
@@ -258,7 +265,7 @@ enum Failure {
 /// Resolves one entry: its endpoint, its credentials, the policy's verdict on the pair, and
 /// the TLS configuration and HTTP client they make. A failure comes with the name of the
 /// source at fault: the credentials' source when they failed, else the endpoint's.
-async fn evaluate(entry: Entry, timeouts: Timeouts) -> Result<Evaluated, Failure> {
+async fn evaluate(entry: Entry, until: Until, timeouts: Timeouts) -> Result<Evaluated, Failure> {
     let (endpoint_source, credentials_source) = match entry.kind {
         EntryKind::Misconfigured(error) => return Err(Failure::Source(entry.name, error)),
         EntryKind::Sources {
@@ -284,11 +291,23 @@ async fn evaluate(entry: Entry, timeouts: Timeouts) -> Result<Evaluated, Failure
             entry.name.clone(),
         ),
     };
-    let credentials = credentials_source
-        .credentials()
-        .await
-        .map_err(|e| Failure::Source(credentials_source.name().to_owned(), e))?;
-    policy::refuse_unsafe_composition(&endpoint, &credentials).map_err(at_endpoint)?;
+    // `explain` never runs what a deferred source would run (an exec plugin).
+    let deferred = until == Until::End && credentials_source.deferred().is_some();
+    let first = if deferred {
+        None
+    } else {
+        Some(
+            credentials_source
+                .credentials()
+                .await
+                .map_err(|e| Failure::Source(credentials_source.name().to_owned(), e))?,
+        )
+    };
+    let carries = first.as_deref().map_or(Carries::DEFERRED, Carries::of);
+    policy::refuse_unsafe_composition(&endpoint, carries).map_err(at_endpoint)?;
+    let credentials = first
+        .clone()
+        .unwrap_or_else(|| Arc::new(Credentials::anonymous()));
     let host = endpoint
         .host_header()
         .map(|host| {
@@ -297,6 +316,20 @@ async fn evaluate(entry: Entry, timeouts: Timeouts) -> Result<Evaluated, Failure
             })
         })
         .transpose()
+        .map_err(at_endpoint)?;
+    let headers = endpoint
+        .headers()
+        .iter()
+        .map(|(name, value)| {
+            let refused = || SourceError::Refused {
+                reason: format!("the endpoint's {name:?} header cannot be sent over HTTP"),
+            };
+            Ok((
+                HeaderName::from_bytes(name.as_bytes()).map_err(|_| refused())?,
+                HeaderValue::from_str(value).map_err(|_| refused())?,
+            ))
+        })
+        .collect::<Result<Vec<_>, SourceError>>()
         .map_err(at_endpoint)?;
     let setup = |e: SetupError| match e {
         SetupError::Source(e) => Failure::Source(entry.name.clone(), e),
@@ -313,8 +346,9 @@ async fn evaluate(entry: Entry, timeouts: Timeouts) -> Result<Evaluated, Failure
             tls: Arc::new(tls),
             identity,
             host,
+            headers,
             http,
         },
-        first: credentials,
+        first,
     })
 }

@@ -20,6 +20,9 @@ pub enum CredentialKind {
     BearerToken,
     /// A TLS client certificate only (mTLS).
     ClientCertificate,
+    /// A user name and password sent as `Authorization: Basic` (a kubeconfig's
+    /// `username`/`password`; a client certificate may ride along).
+    Basic,
     /// No credentials: anonymous, or added by someone else (`kubectl proxy`).
     None,
 }
@@ -32,11 +35,13 @@ impl PartialEq<&str> for CredentialKind {
 }
 
 impl CredentialKind {
-    /// The name used in `explain` output: `bearer-token`, `client-certificate` or `none`.
+    /// The name used in `explain` output: `bearer-token`, `client-certificate`, `basic` or
+    /// `none`.
     pub fn as_str(self) -> &'static str {
         match self {
             CredentialKind::BearerToken => "bearer-token",
             CredentialKind::ClientCertificate => "client-certificate",
+            CredentialKind::Basic => "basic",
             CredentialKind::None => "none",
         }
     }
@@ -57,8 +62,35 @@ impl fmt::Display for CredentialKind {
 #[derive(Clone, Default)]
 pub struct Credentials {
     token: Option<SecretString>,
+    basic: Option<BasicAuth>,
     identity: Option<ClientIdentity>,
     expires_at: Option<SystemTime>,
+}
+
+/// A user name and password for `Authorization: Basic` (HTTP basic authentication, RFC 7617),
+/// the password in a [`SecretString`]. `Debug` shows neither.
+#[derive(Clone)]
+pub struct BasicAuth {
+    username: SecretString,
+    password: SecretString,
+}
+
+impl BasicAuth {
+    /// The user name (kept secret too: with the password it is the credential).
+    pub fn username(&self) -> &SecretString {
+        &self.username
+    }
+
+    /// The password. Expose it only to build an `Authorization` header.
+    pub fn password(&self) -> &SecretString {
+        &self.password
+    }
+}
+
+impl fmt::Debug for BasicAuth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("BasicAuth([redacted])")
+    }
 }
 
 impl Credentials {
@@ -73,8 +105,17 @@ impl Credentials {
         let expires_at = jwt::expiry(token.expose_secret());
         Self {
             token: Some(token),
-            identity: None,
             expires_at,
+            ..Self::default()
+        }
+    }
+
+    /// HTTP basic authentication: `Authorization: Basic base64(username:password)` on every
+    /// request (a kubeconfig user's `username` and `password`).
+    pub fn basic(username: SecretString, password: SecretString) -> Self {
+        Self {
+            basic: Some(BasicAuth { username, password }),
+            ..Self::default()
         }
     }
 
@@ -103,6 +144,17 @@ impl Credentials {
         self.token.as_ref()
     }
 
+    /// The user name and password of basic authentication, if any.
+    pub fn basic_auth(&self) -> Option<&BasicAuth> {
+        self.basic.as_ref()
+    }
+
+    /// `true` when these credentials make an `Authorization` header (a bearer token or basic
+    /// authentication).
+    pub fn authorizes(&self) -> bool {
+        self.token.is_some() || self.basic.is_some()
+    }
+
     /// The client certificate identity, if any.
     pub fn identity(&self) -> Option<&ClientIdentity> {
         self.identity.as_ref()
@@ -119,6 +171,8 @@ impl Credentials {
     pub fn kind(&self) -> CredentialKind {
         if self.token.is_some() {
             CredentialKind::BearerToken
+        } else if self.basic.is_some() {
+            CredentialKind::Basic
         } else if self.identity.is_some() {
             CredentialKind::ClientCertificate
         } else {
@@ -126,7 +180,8 @@ impl Credentials {
         }
     }
 
-    /// `true` when these credentials carry anything secret (a token or a private key).
+    /// `true` when these credentials carry anything secret (a token, a password or a private
+    /// key).
     pub fn is_secret(&self) -> bool {
         self.kind() != CredentialKind::None
     }
@@ -137,6 +192,7 @@ impl fmt::Debug for Credentials {
         f.debug_struct("Credentials")
             .field("kind", &self.kind())
             .field("token", &self.token.as_ref().map(|_| "[redacted]"))
+            .field("basic", &self.basic)
             .field("identity", &self.identity)
             .field("expires_at", &self.expires_at)
             .finish()

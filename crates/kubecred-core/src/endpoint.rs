@@ -305,6 +305,7 @@ pub struct Endpoint {
     unix_socket: Option<PathBuf>,
     host_header: Option<String>,
     forbidden_hint: Option<String>,
+    headers: Vec<(String, String)>,
     trust: Trust,
     tls_server_name: Option<String>,
     namespace: String,
@@ -322,6 +323,7 @@ impl Endpoint {
             unix_socket: None,
             host_header: None,
             forbidden_hint: None,
+            headers: Vec::new(),
             trust,
             tls_server_name: None,
             namespace: "default".to_owned(),
@@ -349,6 +351,16 @@ impl Endpoint {
     /// server's authorizer): e.g. `kubectl proxy`'s request filter, naming its flags.
     pub fn with_forbidden_hint(mut self, hint: impl Into<String>) -> Self {
         self.forbidden_hint = Some(hint.into());
+        self
+    }
+
+    /// Adds a header every request carries unless the caller sets its own of that name: a
+    /// kubeconfig user's impersonation (`Impersonate-User`, `Impersonate-Uid`, one
+    /// `Impersonate-Group` per group, `Impersonate-Extra-<key>`). A name may be given more than
+    /// once (each value is sent). A name or value HTTP cannot carry is *failed* at resolution
+    /// by the client. Not for secrets: they belong in [`crate::Credentials`].
+    pub fn with_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
         self
     }
 
@@ -398,6 +410,11 @@ impl Endpoint {
     /// The `Host` header to send instead of the URL's authority, if any.
     pub fn host_header(&self) -> Option<&str> {
         self.host_header.as_deref()
+    }
+
+    /// The headers every request carries ([`Endpoint::with_header`]), name and value, in order.
+    pub fn headers(&self) -> &[(String, String)] {
+        &self.headers
     }
 
     /// What a `403` without a `Status` body means here, if the endpoint knows.
@@ -505,6 +522,7 @@ impl fmt::Debug for Endpoint {
             .field("unix_socket", &self.unix_socket)
             .field("host_header", &self.host_header)
             .field("forbidden_hint", &self.forbidden_hint)
+            .field("headers", &self.headers)
             .field("trust", &self.trust)
             .field("tls_server_name", &self.tls_server_name)
             .field("namespace", &self.namespace)

@@ -58,7 +58,7 @@ mod refresh;
 mod source;
 
 pub use config::{SourceBuilder, SourceConfig};
-pub use credentials::{ClientIdentity, CredentialKind, Credentials};
+pub use credentials::{BasicAuth, ClientIdentity, CredentialKind, Credentials};
 pub use endpoint::{
     is_dns_name, is_loopback, CaBundle, CaFile, Endpoint, Provenance, RedactedUrl, Trust,
 };
@@ -71,7 +71,7 @@ pub use files::{
     MAX_FILE_BYTES,
 };
 pub use refresh::{Cached, Clock, Expiring, ManualClock, RefreshPolicy, SystemClock};
-pub use source::{ApiEndpoint, CredentialSource, Source, StaticSource};
+pub use source::{ApiEndpoint, CredentialSource, Deferred, Source, StaticSource};
 
 #[cfg(feature = "mock")]
 pub use source::{MockApiEndpoint, MockCredentialSource};

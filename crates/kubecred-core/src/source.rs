@@ -140,12 +140,39 @@ pub trait CredentialSource: Send + Sync + Debug {
         None
     }
 
+    /// For a source whose read runs something that `explain` must not run (an exec
+    /// credential plugin: it may prompt, take seconds, or cost money), what obtains the
+    /// credentials: `explain` then reports this instead of calling
+    /// [`CredentialSource::credentials`], and treats the credentials as secret for the
+    /// composition checks. `None` (the default): `explain` reads the credentials as `build()`
+    /// does. `build()` always reads them.
+    fn deferred(&self) -> Option<Deferred> {
+        None
+    }
+
     /// Re-reads the credentials now, after the API server refused `rejected` with a `401`.
     /// The default returns [`CredentialSource::credentials`], for sources whose credentials
     /// never change.
     async fn refresh(&self, rejected: &Arc<Credentials>) -> Result<Arc<Credentials>, SourceError> {
         let _ = rejected;
         self.credentials().await
+    }
+}
+
+/// What obtains a source's credentials when reading them would run something `explain` must
+/// not run ([`CredentialSource::deferred`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Deferred {
+    /// For the report, never holding a secret: e.g. `exec plugin aws (run when a client is
+    /// built; explain does not run it)`.
+    pub how: String,
+}
+
+impl Deferred {
+    /// Credentials obtained by `how`.
+    pub fn new(how: impl Into<String>) -> Self {
+        Self { how: how.into() }
     }
 }
 
@@ -272,6 +299,9 @@ macro_rules! forward {
             }
             fn current(&self) -> Option<Arc<Credentials>> {
                 (**self).current()
+            }
+            fn deferred(&self) -> Option<Deferred> {
+                (**self).deferred()
             }
             async fn refresh(&self, rejected: &Arc<Credentials>) -> Result<Arc<Credentials>, SourceError> {
                 (**self).refresh(rejected).await
