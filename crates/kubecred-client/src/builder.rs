@@ -75,8 +75,11 @@ impl fmt::Debug for Common {
 /// order (explicit beats implicit, probing last):
 ///
 /// 1. `env`: the `KUBE_*` variables (or another prefix: [`ClientBuilder::env_prefix`]);
-/// 2. `in-cluster`: the pod's service account (`KUBERNETES_SERVICE_HOST`/`_PORT`);
-/// 3. `proxy`: a running `kubectl proxy` (`http://127.0.0.1:8001`, or
+/// 2. `kubeconfig`: the user's kubeconfig (`ClientBuilder::kubeconfig`, else `KUBECONFIG`,
+///    else `~/.kube/config`), its current context or `ClientBuilder::context` (feature
+///    `kubeconfig`);
+/// 3. `in-cluster`: the pod's service account (`KUBERNETES_SERVICE_HOST`/`_PORT`);
+/// 4. `proxy`: a running `kubectl proxy` (`http://127.0.0.1:8001`, or
 ///    [`ClientBuilder::proxy_url`]), probed with a connect.
 ///
 /// The first source that applies wins; a source that applies but is broken stops the chain
@@ -132,6 +135,9 @@ impl fmt::Debug for ClientBuilder {
             .field("refresh_period", &s.refresh_period)
             .field("ca_refresh_period", &s.ca_refresh_period)
             .field("serviceaccount_dir", &s.serviceaccount_dir)
+            .field("kubeconfig", &s.kubeconfig)
+            .field("context", &s.context)
+            .field("exec_timeout", &s.exec_timeout)
             .field("common", &self.common)
             .finish()
     }
@@ -198,6 +204,40 @@ impl ClientBuilder {
     pub fn env_prefix(mut self, prefix: impl Into<String>) -> Self {
         self.settings.env_prefix = Some(prefix.into());
         self.chain_setting("env_prefix")
+    }
+
+    /// Makes the kubeconfig source read exactly this file (beats `KUBECONFIG` and
+    /// `~/.kube/config`); a missing or unreadable file makes it *failed*, naming it and this
+    /// method.
+    #[cfg(feature = "kubeconfig")]
+    pub fn kubeconfig(self, path: impl Into<PathBuf>) -> Self {
+        self.kubeconfig_from(path, "ClientBuilder::kubeconfig")
+    }
+
+    /// Like [`ClientBuilder::kubeconfig`], for a program that takes the path from a setting
+    /// of its own: errors name `origin` (the `kubecred` CLI passes `--kubeconfig`).
+    #[cfg(feature = "kubeconfig")]
+    pub fn kubeconfig_from(mut self, path: impl Into<PathBuf>, origin: impl Into<String>) -> Self {
+        self.settings.kubeconfig = Some((path.into(), origin.into()));
+        self.chain_setting("kubeconfig")
+    }
+
+    /// Makes the kubeconfig source use this context instead of the kubeconfig's
+    /// `current-context`; one that the kubeconfig does not define makes it *failed*, listing
+    /// the contexts there are.
+    #[cfg(feature = "kubeconfig")]
+    pub fn context(mut self, name: impl Into<String>) -> Self {
+        self.settings.context = Some(name.into());
+        self.chain_setting("context")
+    }
+
+    /// How long a kubeconfig user's exec credential plugin may run before it is killed and
+    /// the read fails saying so (120 s by default). Not covered by
+    /// [`ClientBuilder::timeout`], which is the request's.
+    #[cfg(feature = "kubeconfig")]
+    pub fn exec_timeout(mut self, timeout: Duration) -> Self {
+        self.settings.exec_timeout = Some(timeout);
+        self.chain_setting("exec_timeout")
     }
 
     /// Moves the `kubectl proxy` of the default chain without reordering it:

@@ -10,6 +10,10 @@ pub enum SourceName {
     /// The `KUBE_*` environment variables (crate `kubecred-env`).
     #[cfg(feature = "env")]
     Env,
+    /// The user's kubeconfig: `ClientBuilder::kubeconfig`, else `KUBECONFIG`, else
+    /// `~/.kube/config`, with exec credential plugins (crate `kubecred-kubeconfig`).
+    #[cfg(feature = "kubeconfig")]
+    Kubeconfig,
     /// The pod's service account and `KUBERNETES_SERVICE_*` (crate `kubecred-incluster`).
     #[cfg(feature = "incluster")]
     InCluster,
@@ -19,21 +23,29 @@ pub enum SourceName {
 }
 
 impl SourceName {
-    /// The default chain, in order (only the sources compiled in).
+    /// The default chain, in order (only the sources compiled in): env → kubeconfig →
+    /// in-cluster → proxy. Explicit beats implicit: variables set for this program, then the
+    /// user's kubeconfig (as in kubectl, client-go's deferred loading and kube-rs, a
+    /// kubeconfig beats the pod's identity), then the pod's service account, then probing for
+    /// `kubectl proxy`.
     pub const DEFAULT_CHAIN: &'static [SourceName] = &[
         #[cfg(feature = "env")]
         SourceName::Env,
+        #[cfg(feature = "kubeconfig")]
+        SourceName::Kubeconfig,
         #[cfg(feature = "incluster")]
         SourceName::InCluster,
         #[cfg(feature = "proxy")]
         SourceName::Proxy,
     ];
 
-    /// The name: `env`, `in-cluster`, `proxy`.
+    /// The name: `env`, `kubeconfig`, `in-cluster`, `proxy`.
     pub fn as_str(self) -> &'static str {
         match self {
             #[cfg(feature = "env")]
             SourceName::Env => "env",
+            #[cfg(feature = "kubeconfig")]
+            SourceName::Kubeconfig => "kubeconfig",
             #[cfg(feature = "incluster")]
             SourceName::InCluster => "in-cluster",
             #[cfg(feature = "proxy")]

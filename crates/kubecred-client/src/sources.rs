@@ -27,13 +27,21 @@ pub const REFRESH_SECS_VAR: &str = "KUBECRED_REFRESH_SECS";
 pub const PROXY_URL_VAR: &str = "KUBECRED_PROXY_URL";
 
 /// The longest re-read period `KUBECRED_REFRESH_SECS` takes: a year, in seconds.
-#[cfg_attr(not(any(feature = "env", feature = "incluster")), allow(dead_code))]
+#[cfg_attr(
+    not(any(feature = "env", feature = "incluster", feature = "kubeconfig")),
+    allow(dead_code)
+)]
 const MAX_REFRESH_SECS: u64 = 365 * 24 * 60 * 60;
 
 /// The builder's settings for kubecred's own sources; each beats its `KUBECRED_*` variable.
 #[derive(Debug, Clone, Default)]
 #[cfg_attr(
-    not(all(feature = "env", feature = "incluster", feature = "proxy")),
+    not(all(
+        feature = "env",
+        feature = "incluster",
+        feature = "kubeconfig",
+        feature = "proxy"
+    )),
     allow(dead_code)
 )]
 pub(crate) struct Settings {
@@ -45,17 +53,28 @@ pub(crate) struct Settings {
     /// The service-account directory and where it came from (named in errors: a flag, a
     /// setting, `ClientBuilder::serviceaccount_dir`).
     pub(crate) serviceaccount_dir: Option<(PathBuf, String)>,
+    /// Exactly this kubeconfig file, and where its path came from (named in errors).
+    pub(crate) kubeconfig: Option<(PathBuf, String)>,
+    /// The kubeconfig context to use instead of `current-context`.
+    pub(crate) context: Option<String>,
+    /// How long an exec credential plugin may run before it is killed.
+    pub(crate) exec_timeout: Option<Duration>,
 }
 
 impl Settings {
     /// The chain entry of the source `name`, configured; a source that a `KUBECRED_*`
     /// variable breaks is an entry *failed* with that variable's error.
     #[cfg_attr(
-        not(any(feature = "env", feature = "incluster")),
+        not(any(feature = "env", feature = "incluster", feature = "kubeconfig")),
         allow(unused_variables)
     )]
     #[cfg_attr(
-        not(any(feature = "env", feature = "incluster", feature = "proxy")),
+        not(any(
+            feature = "env",
+            feature = "incluster",
+            feature = "kubeconfig",
+            feature = "proxy"
+        )),
         allow(unreachable_code)
     )]
     pub(crate) fn entry(
@@ -67,6 +86,8 @@ impl Settings {
         let built = match name {
             #[cfg(feature = "env")]
             SourceName::Env => self.env_source(env, clock),
+            #[cfg(feature = "kubeconfig")]
+            SourceName::Kubeconfig => self.kubeconfig(env, clock),
             #[cfg(feature = "incluster")]
             SourceName::InCluster => self.in_cluster(env, clock),
             #[cfg(feature = "proxy")]
@@ -80,7 +101,7 @@ impl Settings {
 
     /// What every file-backed source shares: `env`, `clock`, and the re-read periods of the
     /// builder, else of `KUBECRED_REFRESH_SECS`, else the sources' defaults.
-    #[cfg(any(feature = "env", feature = "incluster"))]
+    #[cfg(any(feature = "env", feature = "incluster", feature = "kubeconfig"))]
     fn config(
         &self,
         env: &Arc<dyn Environment>,
@@ -125,6 +146,26 @@ impl Settings {
         let mut builder = kubecred_env::EnvSource::builder().configure(&self.config(env, clock)?);
         if let Some(prefix) = &self.env_prefix {
             builder = builder.prefix(prefix.clone());
+        }
+        Ok(Arc::new(builder.build()))
+    }
+
+    #[cfg(feature = "kubeconfig")]
+    fn kubeconfig(
+        &self,
+        env: &Arc<dyn Environment>,
+        clock: &Arc<dyn Clock>,
+    ) -> Result<Arc<dyn kubecred_core::Source>, SourceError> {
+        let mut builder =
+            kubecred_kubeconfig::KubeconfigSource::builder().configure(&self.config(env, clock)?);
+        if let Some((path, origin)) = &self.kubeconfig {
+            builder = builder.path_from(path.clone(), origin.clone());
+        }
+        if let Some(context) = &self.context {
+            builder = builder.context(context.clone());
+        }
+        if let Some(timeout) = self.exec_timeout {
+            builder = builder.exec_timeout(timeout);
         }
         Ok(Arc::new(builder.build()))
     }
