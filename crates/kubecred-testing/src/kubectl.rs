@@ -4,7 +4,7 @@ use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-use crate::{ApiServer, Error};
+use crate::{kubeconfig_yaml, ApiServer, Error};
 
 /// Where `kubectl proxy` listens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -139,31 +139,4 @@ fn port_of(address: &str) -> Result<u16, Error> {
         .rsplit_once(':')
         .and_then(|(_, port)| port.parse().ok())
         .ok_or_else(|| kubectl_error(format!("cannot read a port from {address:?}")))
-}
-
-/// A kubeconfig for `server`, trusting its CA, authenticating with `token`.
-pub fn kubeconfig_yaml(server: &ApiServer, token: &str) -> String {
-    use base64::Engine as _;
-    let ca = base64::engine::general_purpose::STANDARD.encode(server.ca_pem());
-    format!(
-        "apiVersion: v1
-kind: Config
-clusters:
-- name: stand-in
-  cluster:
-    server: {url}
-    certificate-authority-data: {ca}
-users:
-- name: kubectl-proxy
-  user:
-    token: {token}
-contexts:
-- name: stand-in
-  context:
-    cluster: stand-in
-    user: kubectl-proxy
-current-context: stand-in
-",
-        url = server.url()
-    )
 }

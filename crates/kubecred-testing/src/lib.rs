@@ -3,7 +3,8 @@
 //! users'.
 //!
 //! - [`ApiServer`] is a stand-in kube-apiserver on a loopback address: HTTPS with its own
-//!   [`CertificateAuthority`], bearer-token and client-certificate authentication, `401` with
+//!   [`CertificateAuthority`], bearer-token, basic and client-certificate authentication
+//!   (impersonation headers recorded), `401` with
 //!   a real `Status` body otherwise, and real-shaped answers for `/api`, `/apis`, `/version`
 //!   and `/api/v1/namespaces/{ns}/pods`. It runs on its own thread and runtime, so sync
 //!   tests, async tests and child processes can all use it, and it records every request
@@ -73,6 +74,14 @@
 //! # }
 //! ```
 //!
+//! - [`Kubeconfig`] writes kubeconfigs for an [`ApiServer`] (or any URL) into a
+//!   [`KubeconfigDir`]: [`Cluster`]s with a CA file, `-data`, none, insecure,
+//!   `tls-server-name` or `proxy-url`; [`User`]s with a token, a token file (kubelet-style
+//!   with [`KubeconfigDir::service_account_dir`]), client certificate files or `-data`, basic
+//!   authentication, an [`Exec`] plugin, impersonation, or nothing; [`Context`]s with a
+//!   namespace; one file or several for `KUBECONFIG` ([`kubeconfig_var`]), with relative or
+//!   absolute paths.
+//!
 //! - [`KubectlProxy`] runs the real `kubectl proxy` (from `PATH`) against an [`ApiServer`],
 //!   over TCP, IPv6 or a unix socket, ready when it has printed its "Starting to serve" line.
 //!
@@ -84,6 +93,8 @@
 
 mod ca;
 mod error;
+#[cfg(unix)]
+mod kubeconfig;
 #[cfg(unix)]
 mod kubectl;
 mod logs;
@@ -97,7 +108,12 @@ mod service_account;
 pub use ca::{CertificateAuthority, IssuedCertificate};
 pub use error::Error;
 #[cfg(unix)]
-pub use kubectl::{kubeconfig_yaml, KubectlProxy, ProxyListen};
+pub use kubeconfig::{
+    kubeconfig_var, kubeconfig_yaml, Cluster, Context, Exec, Kubeconfig, KubeconfigDir, User,
+    EXEC_API_V1, EXEC_API_V1BETA1, STAND_IN_NAME,
+};
+#[cfg(unix)]
+pub use kubectl::{KubectlProxy, ProxyListen};
 pub use logs::LogCapture;
 #[cfg(unix)]
 pub use pod::{

@@ -54,6 +54,15 @@ pub enum Authentication {
     /// A bearer token the server does not know (answered `401`, even if a client certificate
     /// came along: the token is tried first, as kube-apiserver does).
     UnknownToken,
+    /// A registered user name and password (`Authorization: Basic`), by the label they were
+    /// registered with ([`ApiServerBuilder::basic_auth`], [`ApiServer::add_basic_auth`]).
+    Basic {
+        /// The label the user name and password were registered with.
+        label: String,
+    },
+    /// An `Authorization: Basic` header with a user name and password the server does not know,
+    /// or one that does not decode (answered `401`, whatever else came along).
+    UnknownBasic,
     /// A client certificate verified against the server's CA, by its subject's common name
     /// (`"unknown"` for a certificate of that CA not issued through
     /// [`CertificateAuthority::issue_client_certificate`]).
@@ -77,6 +86,11 @@ pub struct RecordedRequest {
     pub user_agent: Option<String>,
     /// How the request authenticated.
     pub authentication: Authentication,
+    /// The impersonation headers (`Impersonate-User`, `Impersonate-Uid`, `Impersonate-Group`,
+    /// `Impersonate-Extra-<key>`), in the order received, each as (lowercase name, value):
+    /// what a kubeconfig user's `as`, `as-uid`, `as-groups` and `as-user-extra` become. The
+    /// stand-in records them and does not act on them.
+    pub impersonation: Vec<(String, String)>,
 }
 
 /// A stand-in Kubernetes API server for tests, listening on a loopback address over TLS.
@@ -86,9 +100,10 @@ pub struct RecordedRequest {
 /// connections as soon as [`ApiServer::start`] returns, and dropping it shuts it down (the
 /// listener is closed and the thread joined).
 ///
-/// Requests authenticate with a registered bearer token (`Authorization: Bearer ...`) or a
-/// client certificate issued by [`ApiServer::ca`]; anything else gets `401` with a
-/// Kubernetes `Status` body. Authenticated `GET`s are served:
+/// Requests authenticate with a registered bearer token (`Authorization: Bearer ...`), a
+/// registered user name and password (`Authorization: Basic ...`, which kube-apiserver dropped
+/// in 1.19 but kubeconfigs may still hold) or a client certificate issued by
+/// [`ApiServer::ca`]; anything else gets `401` with a Kubernetes `Status` body. Authenticated `GET`s are served:
 ///
 /// | path | answer |
 /// |---|---|
@@ -156,6 +171,17 @@ impl ApiServer {
     pub fn add_token(&self, label: &str, token: &str) {
         self.state
             .add_token(label.to_owned(), SecretString::from(token));
+    }
+
+    /// Accepts HTTP basic authentication with `user` and `password` from now on, recorded as
+    /// [`Authentication::Basic`] with `label`. A pair already registered under `label` is
+    /// replaced.
+    pub fn add_basic_auth(&self, label: &str, user: &str, password: &str) {
+        self.state.add_basic(
+            label.to_owned(),
+            user.to_owned(),
+            SecretString::from(password),
+        );
     }
 
     /// Stops accepting the token registered under `label`; `false` if there was none.
@@ -261,6 +287,7 @@ impl Drop for ApiServer {
 pub struct ApiServerBuilder {
     ipv6: bool,
     tokens: Vec<(String, SecretString)>,
+    basic: Vec<(String, String, SecretString)>,
     ca: Option<CertificateAuthority>,
     require_client_certificate: bool,
 }
@@ -278,6 +305,22 @@ impl ApiServerBuilder {
         let label = label.into();
         self.tokens.retain(|(known, _)| *known != label);
         self.tokens.push((label, SecretString::from(token.into())));
+        self
+    }
+
+    /// Accepts HTTP basic authentication with `user` and `password`, recorded as
+    /// [`Authentication::Basic`] with `label` (also while the server runs:
+    /// [`ApiServer::add_basic_auth`]).
+    pub fn basic_auth(
+        mut self,
+        label: impl Into<String>,
+        user: impl Into<String>,
+        password: impl Into<String>,
+    ) -> Self {
+        let label = label.into();
+        self.basic.retain(|(known, _, _)| *known != label);
+        self.basic
+            .push((label, user.into(), SecretString::from(password.into())));
         self
     }
 
@@ -327,6 +370,7 @@ impl ApiServerBuilder {
             connections: Mutex::default(),
             closed: std::sync::Condvar::new(),
             tokens: Mutex::new(self.tokens),
+            basic: Mutex::new(self.basic),
             requests: Mutex::default(),
             clients: ca.clients(),
             forbidden_namespaces: Mutex::default(),
@@ -377,6 +421,14 @@ impl fmt::Debug for ApiServerBuilder {
         f.debug_struct("ApiServerBuilder")
             .field("ipv6", &self.ipv6)
             .field("token_labels", &labels)
+            .field(
+                "basic_auth_labels",
+                &self
+                    .basic
+                    .iter()
+                    .map(|(label, _, _)| label.as_str())
+                    .collect::<Vec<_>>(),
+            )
             .field("ca", &self.ca)
             .field(
                 "require_client_certificate",
@@ -552,6 +604,8 @@ struct State {
     connections: Mutex<std::collections::HashMap<u64, usize>>,
     closed: std::sync::Condvar,
     tokens: Mutex<Vec<(String, SecretString)>>,
+    /// (label, user name, password).
+    basic: Mutex<Vec<(String, String, SecretString)>>,
     forbidden_namespaces: Mutex<Vec<String>>,
     requests: Mutex<Vec<RecordedRequest>>,
     clients: ClientRegistry,
@@ -565,6 +619,12 @@ impl State {
             Some(entry) => entry.1 = token,
             None => tokens.push((label, token)),
         }
+    }
+
+    fn add_basic(&self, label: String, user: String, password: SecretString) {
+        let mut basic = lock(&self.basic);
+        basic.retain(|(known, _, _)| *known != label);
+        basic.push((label, user, password));
     }
 
     /// The common name of a verified client certificate: from the CA's record of the client
@@ -599,13 +659,26 @@ impl State {
             host: header(HOST),
             user_agent: header(USER_AGENT),
             authentication: authentication.clone(),
+            impersonation: request
+                .headers()
+                .iter()
+                .filter(|(name, _)| name.as_str().starts_with("impersonate-"))
+                .map(|(name, value)| {
+                    (
+                        name.as_str().to_owned(),
+                        String::from_utf8_lossy(value.as_bytes()).into_owned(),
+                    )
+                })
+                .collect(),
         });
 
         let user = match &authentication {
-            Authentication::Anonymous | Authentication::UnknownToken => {
+            Authentication::Anonymous
+            | Authentication::UnknownToken
+            | Authentication::UnknownBasic => {
                 return json(StatusCode::UNAUTHORIZED, responses::unauthorized());
             }
-            Authentication::Token { label } => label.clone(),
+            Authentication::Token { label } | Authentication::Basic { label } => label.clone(),
             Authentication::ClientCertificate { common_name } => common_name.clone(),
         };
         if request.method() != Method::GET {
@@ -637,7 +710,8 @@ impl State {
     }
 
     /// kube-apiserver's order: a bearer token first (an unknown one fails, whatever else
-    /// came along), then the client certificate; anonymous otherwise.
+    /// came along), then basic authentication (likewise), then the client certificate;
+    /// anonymous otherwise.
     fn authenticate(
         &self,
         headers: &HeaderMap,
@@ -649,6 +723,22 @@ impl State {
                 .find(|(_, known)| known.expose_secret() == token)
                 .map_or(Authentication::UnknownToken, |(label, _)| {
                     Authentication::Token {
+                        label: label.clone(),
+                    }
+                });
+        }
+        if let Some(basic) = basic_credentials(headers) {
+            let Some((user, password)) = basic else {
+                return Authentication::UnknownBasic;
+            };
+            return lock(&self.basic)
+                .iter()
+                .find(|(_, known_user, known_password)| {
+                    *known_user == user
+                        && known_password.expose_secret() == password.expose_secret()
+                })
+                .map_or(Authentication::UnknownBasic, |(label, _, _)| {
+                    Authentication::Basic {
                         label: label.clone(),
                     }
                 });
@@ -670,6 +760,26 @@ fn bearer_token(headers: &HeaderMap) -> Option<&str> {
     let scheme = parts.next()?;
     let token = parts.next()?;
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+/// The user name and password of an `Authorization: Basic <base64 of user:password>` header
+/// (scheme case-insensitive): `None` without such a header, `Some(None)` for one that does
+/// not decode to `user:password` in UTF-8.
+fn basic_credentials(headers: &HeaderMap) -> Option<Option<(String, SecretString)>> {
+    use base64::Engine as _;
+    let value = headers.get(AUTHORIZATION)?.to_str().ok()?.trim();
+    let (scheme, encoded) = value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok());
+    Some(decoded.and_then(|text| {
+        let (user, password) = text.split_once(':')?;
+        Some((user.to_owned(), SecretString::from(password)))
+    }))
 }
 
 /// `{ns}` of `/api/v1/namespaces/{ns}/pods`.
@@ -742,6 +852,11 @@ mod tests {
                 "alice".to_owned(),
                 SecretString::from("alice-token"),
             )]),
+            basic: Mutex::new(vec![(
+                "carol".to_owned(),
+                "carol".to_owned(),
+                SecretString::from("carol-password"),
+            )]),
             requests: Mutex::default(),
             clients: ClientRegistry::default(),
             forbidden_namespaces: Mutex::default(),
@@ -786,6 +901,59 @@ mod tests {
                 Authentication::Anonymous,
             ]
         );
+    }
+
+    #[test]
+    fn basic_auth_and_impersonation_are_recorded() {
+        use base64::Engine as _;
+        let state = state();
+        let basic = |pair: &str| {
+            format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(pair)
+            )
+        };
+        let known = Request::get("/api")
+            .header(AUTHORIZATION, basic("carol:carol-password"))
+            .header("Impersonate-User", "dave")
+            .header("Impersonate-Group", "a")
+            .header("Impersonate-Group", "b")
+            .body(())
+            .unwrap();
+        assert_eq!(state.handle(&known, None).status(), StatusCode::OK);
+        for wrong in [
+            basic("carol:wrong"),
+            basic("nobody:carol-password"),
+            basic("no-colon"),
+            "Basic !!!".to_owned(),
+        ] {
+            let request = Request::get("/api")
+                .header(AUTHORIZATION, wrong)
+                .body(())
+                .unwrap();
+            assert_eq!(
+                state.handle(&request, Some("bob")).status(),
+                StatusCode::UNAUTHORIZED
+            );
+        }
+        let requests = lock(&state.requests);
+        assert_eq!(
+            requests[0].authentication,
+            Authentication::Basic {
+                label: "carol".to_owned()
+            }
+        );
+        assert_eq!(
+            requests[0].impersonation,
+            [
+                ("impersonate-user".to_owned(), "dave".to_owned()),
+                ("impersonate-group".to_owned(), "a".to_owned()),
+                ("impersonate-group".to_owned(), "b".to_owned()),
+            ]
+        );
+        assert!(requests[1..].iter().all(
+            |r| r.authentication == Authentication::UnknownBasic && r.impersonation.is_empty()
+        ));
     }
 
     #[test]

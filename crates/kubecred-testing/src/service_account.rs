@@ -150,6 +150,19 @@ impl ServiceAccountDir {
         Ok(this)
     }
 
+    /// A fresh directory holding `files`, made inside `parent` (named
+    /// `kubecred-serviceaccount-XXXXXX`, removed on drop): for a layout that must sit beside
+    /// another file, e.g. a kubeconfig whose relative `tokenFile` points into it.
+    pub fn new_in(parent: &Path, files: &ServiceAccountFiles) -> io::Result<Self> {
+        let dir = tempfile::Builder::new()
+            .prefix("kubecred-serviceaccount-")
+            .tempdir_in(parent)
+            .map_err(|e| context(e, "create a directory in", parent))?;
+        let this = Self { dir };
+        this.update(files)?;
+        Ok(this)
+    }
+
     /// The directory (what `/var/run/secrets/kubernetes.io/serviceaccount` is in a pod).
     pub fn path(&self) -> &Path {
         self.dir.path()
