@@ -81,6 +81,10 @@
 //!   authentication, an [`Exec`] plugin, impersonation, or nothing; [`Context`]s with a
 //!   namespace; one file or several for `KUBECONFIG` ([`kubeconfig_var`]), with relative or
 //!   absolute paths.
+//! - [`ExecPlugin`] is an exec credential plugin for such a kubeconfig: a `/bin/sh` script
+//!   that prints the `ExecCredential` its test set (a token or a client certificate, an
+//!   expiry), or sleeps, or fails, changed while the code under test runs, and records each
+//!   run ([`ExecPluginRun`]: pid, arguments, environment, `KUBERNETES_EXEC_INFO`).
 //!
 //! - [`KubectlProxy`] runs the real `kubectl proxy` (from `PATH`) against an [`ApiServer`],
 //!   over TCP, IPv6 or a unix socket, ready when it has printed its "Starting to serve" line.
@@ -93,6 +97,8 @@
 
 mod ca;
 mod error;
+#[cfg(unix)]
+mod exec_plugin;
 #[cfg(unix)]
 mod kubeconfig;
 #[cfg(unix)]
@@ -107,6 +113,8 @@ mod service_account;
 
 pub use ca::{CertificateAuthority, IssuedCertificate};
 pub use error::Error;
+#[cfg(unix)]
+pub use exec_plugin::{ExecPlugin, ExecPluginRun, EXEC_PLUGIN_NAME};
 #[cfg(unix)]
 pub use kubeconfig::{
     kubeconfig_var, kubeconfig_yaml, Cluster, Context, Exec, Kubeconfig, KubeconfigDir, User,
