@@ -16,7 +16,7 @@ use kubecred_client::{
     SourceError, SourceName, StaticSource, TimeLimit, Trust,
 };
 use kubecred_core::Source;
-use kubecred_testing::{Pod, SERVICE_HOST_VAR, SERVICE_PORT_VAR};
+use kubecred_testing::Pod;
 
 fn static_source(name: &str) -> Arc<StaticSource> {
     Arc::new(
@@ -412,9 +412,20 @@ fn no_builder_debug_shows_a_proxy_password() {
     assert!(text.contains("127.0.0.1:8001"), "{text}");
 }
 
-#[test]
-fn the_kubelets_variables_are_named_by_their_consts() {
-    // The fixture and the in-cluster source agree on the kubelet's variable names.
-    assert_eq!(SERVICE_HOST_VAR, kubecred_incluster::SERVICE_HOST_VAR);
-    assert_eq!(SERVICE_PORT_VAR, kubecred_incluster::SERVICE_PORT_VAR);
+#[tokio::test]
+async fn two_sources_of_one_name_are_named_together_one_given_twice_keeps_its_name() {
+    let first = static_source("x");
+    let other = static_source("x");
+    let client = Client::composed(first.clone())
+        .credentials(other)
+        .build()
+        .await
+        .unwrap();
+    assert_eq!(client.source_name(), "x with x");
+    let client = Client::composed(first.clone())
+        .credentials(first)
+        .build()
+        .await
+        .unwrap();
+    assert_eq!(client.source_name(), "x");
 }

@@ -8,7 +8,7 @@ use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue, AUTHORIZATION, HOST, USER_AGENT};
 use http::{Request, Response, StatusCode};
 use kubecred_core::{
-    ApiEndpoint, Clock, CredentialSource, Credentials, Endpoint, ExposeSecret, SecretString,
+    ApiEndpoint, Clock, CredentialSource, Credentials, Endpoint, ExposeSecret, SecretString, Shown,
     SourceError,
 };
 use serde::de::DeserializeOwned;
@@ -358,10 +358,15 @@ impl Client {
         let inner = &self.inner;
         // The URL is in our message already.
         let source = source.without_url();
-        let url = inner
-            .endpoint
-            .url_for(path)
-            .map_or_else(|_| path.to_owned(), String::from);
+        let url = if inner.endpoint.unix_socket().is_some() {
+            // The socket is what was reached, not the `http://localhost` reqwest speaks to.
+            format!("{}{}", inner.endpoint.display_url(), Shown::text(path))
+        } else {
+            inner.endpoint.url_for(path).map_or_else(
+                |_| Shown::text(path).to_string(),
+                |url| Shown::text(url.as_str()).to_string(),
+            )
+        };
         let name = inner.source_name.clone();
         match transport::tls_failure(&source, inner.identity.is_some()) {
             Some(transport::TlsFailure::ServerCertificate) => Error::TlsVerification {

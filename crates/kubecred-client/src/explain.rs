@@ -206,21 +206,9 @@ impl fmt::Display for Explanation {
     }
 }
 
-/// `text` with its control characters (C0, DEL, C1: escape sequences, carriage returns,
-/// newlines) written as `\u{..}`, as the JSON rendering escapes them.
+/// `text` with every control character escaped, newlines too: one line of the report.
 fn escaped(text: &str) -> Cow<'_, str> {
-    if !text.chars().any(char::is_control) {
-        return Cow::Borrowed(text);
-    }
-    let mut out = String::with_capacity(text.len() + 8);
-    for c in text.chars() {
-        if c.is_control() {
-            out.push_str(&format!("\\u{{{:x}}}", u32::from(c)));
-        } else {
-            out.push(c);
-        }
-    }
-    Cow::Owned(out)
+    kubecred_core::escape_controls(text, &[])
 }
 
 impl SourceReport {

@@ -275,8 +275,13 @@ async fn evaluate(entry: Entry, until: Until, timeouts: Timeouts) -> Result<Eval
     };
     let at_endpoint = |e| Failure::Source(entry.name.clone(), e);
     let endpoint = endpoint_source.endpoint().await.map_err(at_endpoint)?;
+    // One source for both (a chain entry, or the same object given twice) keeps its name; two
+    // are named together. Decided by identity, never by comparing names.
+    let one_source = credentials_source.as_ref().is_some_and(|credentials| {
+        std::ptr::addr_eq(Arc::as_ptr(&endpoint_source), Arc::as_ptr(credentials))
+    });
     let (credentials_source, name) = match credentials_source {
-        Some(source) if source.name() == endpoint_source.name() => (source, entry.name.clone()),
+        Some(source) if one_source => (source, entry.name.clone()),
         Some(source) => {
             let name = format!("{} with {}", entry.name, source.name());
             (source, name)

@@ -2,9 +2,10 @@
 //! `message` and `reason`), or the start of whatever body came instead.
 
 use http::StatusCode;
+use kubecred_core::Shown;
 
 /// The longest part of a body that is not a `Status` object quoted in an error, in
-/// characters.
+/// characters (a `Status` message is held to [`kubecred_core::MAX_SHOWN_CHARS`]).
 const BODY_PREFIX_CHARS: usize = 200;
 
 /// The message and reason of a non-2xx answer.
@@ -49,9 +50,10 @@ pub(crate) fn describe(status: StatusCode, body: &[u8]) -> Described {
             (text, other.and_then(|s| s.reason))
         }
     };
+    // The server's words are input too: bounded and with control characters escaped.
     Described {
-        message,
-        reason,
+        message: Shown::text(&message).to_string(),
+        reason: reason.map(|r| Shown::text(&r).to_string()),
         is_status,
     }
 }
@@ -88,6 +90,26 @@ mod tests {
             b"{\"kind\":\"Pod\",\"message\":\"m\"}",
         );
         assert!(!d.is_status, "only kind: Status is a Status");
+    }
+
+    #[test]
+    fn a_status_message_is_bounded_and_its_control_characters_escaped() {
+        let message = format!("\u{1b}]0;pwned\u{7}{}", "m".repeat(500_000));
+        let body = serde_json::json!({"kind": "Status", "message": message}).to_string();
+        let d = describe(StatusCode::FORBIDDEN, body.as_bytes());
+        assert!(d.message.len() < 400, "{} bytes", d.message.len());
+        assert!(
+            !d.message.chars().any(char::is_control),
+            "{:?}",
+            &d.message[..40]
+        );
+        assert!(
+            d.message.starts_with("\\u{1b}]0;pwned\\u{7}mmm"),
+            "{}",
+            &d.message[..40]
+        );
+        let d = describe(StatusCode::FORBIDDEN, b"\x1b[31mred body");
+        assert_eq!(d.message, "\\u{1b}[31mred body");
     }
 
     #[test]

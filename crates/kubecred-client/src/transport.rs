@@ -347,7 +347,7 @@ impl RotatingRoots {
         }
         match bundle_verifier(&bundle, &self.provider) {
             Ok(verifier) => {
-                tracing::info!(file = %self.file.path().display(), "CA bundle rotated: new connections use the new roots");
+                tracing::info!(file = %kubecred_core::Shown::path(self.file.path()), "CA bundle rotated: new connections use the new roots");
                 self.current
                     .store(Arc::new((bundle, Arc::clone(&verifier))));
                 verifier

@@ -147,8 +147,8 @@ pub trait SourceBuilder: Sized {
         self
     }
 
-    /// Re-reads file-backed tokens at least every `period` (60 s by default: the field's
-    /// rule; also 10 s before a JWT's `exp`).
+    /// Re-reads file-backed tokens at least every `period` (60 s by default, well inside the
+    /// kubelet's rotation of a projected token; also 10 s before a JWT's `exp`).
     fn token_refresh_period(mut self, period: Duration) -> Self {
         let config = self.config_mut();
         config.token_refresh = RefreshPolicy::every(period);

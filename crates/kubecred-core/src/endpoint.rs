@@ -106,7 +106,11 @@ impl CaFile {
         clock: Arc<dyn Clock>,
     ) -> Result<Self, SourceError> {
         let path = path.into();
-        let cache = Cached::new(format!("CA bundle file {}", path.display()), policy, clock);
+        let cache = Cached::new(
+            format!("CA bundle file {}", crate::Shown::path(&path)),
+            policy,
+            clock,
+        );
         cache.get(|| crate::read_ca_bundle_file(&path))?;
         Ok(Self { path, cache })
     }
@@ -165,7 +169,13 @@ impl fmt::Display for Trust {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Trust::CaBundle(bundle) => write!(f, "the CA bundle from {}", bundle.origin()),
-            Trust::CaFile(file) => write!(f, "the CA bundle from file {}", file.path().display()),
+            Trust::CaFile(file) => {
+                write!(
+                    f,
+                    "the CA bundle from file {}",
+                    crate::Shown::path(file.path())
+                )
+            }
             Trust::SystemRoots => f.write_str("the system root certificates"),
             Trust::InsecureSkipVerify => f.write_str("nothing (insecure: verification is off)"),
             Trust::PlainHttp => f.write_str("nothing (plain http)"),
@@ -462,7 +472,7 @@ impl Endpoint {
     /// (`https://10.96.0.1:443`); for a unix socket, `unix://` and the socket's path.
     pub fn display_url(&self) -> String {
         if let Some(path) = &self.unix_socket {
-            return format!("unix://{}", path.display());
+            return format!("unix://{}", crate::Shown::path(path));
         }
         let host = match self.url.host() {
             Some(Host::Ipv6(ip)) => format!("[{ip}]"),
@@ -475,7 +485,8 @@ impl Endpoint {
             .map(|p| format!(":{p}"))
             .unwrap_or_default();
         let path = self.url.path().trim_end_matches('/');
-        format!("{}://{host}{port}{path}", self.url.scheme())
+        let url = format!("{}://{host}{port}{path}", self.url.scheme());
+        crate::Shown::text(&url).to_string()
     }
 
     /// The URL of `path_and_query` (which starts with `/`) on this endpoint: the path is

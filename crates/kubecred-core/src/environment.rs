@@ -99,8 +99,9 @@ fn invalid(name: &str, problem: &str) -> SourceError {
     }
 }
 
-/// `bytes` without surrounding ASCII whitespace (what `str::trim` removes from the values
-/// people write, without needing them to be UTF-8).
+/// `bytes` without surrounding ASCII whitespace (space, tab, newline, carriage return, form
+/// feed), decided on bytes so that a value need not be UTF-8. Unlike `str::trim`, Unicode
+/// spaces such as U+00A0 are kept: a value of only those is set.
 fn trim_bytes(bytes: &[u8]) -> &[u8] {
     let start = bytes
         .iter()

@@ -20,7 +20,7 @@ pub enum Origin {
 impl fmt::Display for Origin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Origin::File(path) => write!(f, "file {}", path.display()),
+            Origin::File(path) => write!(f, "file {}", crate::Shown::path(path)),
             Origin::Variable(name) => write!(f, "environment variable {name}"),
             Origin::Code => f.write_str("value given in code"),
         }
@@ -86,7 +86,7 @@ pub enum SourceError {
     },
 
     /// A file the source needs does not exist.
-    #[error("{what} file {} does not exist", path.display())]
+    #[error("{what} file {} does not exist", crate::Shown::path(path))]
     FileNotFound {
         /// What the file is for ("token", "CA bundle", ...).
         what: &'static str,
@@ -95,7 +95,7 @@ pub enum SourceError {
     },
 
     /// A file the source needs could not be read (permissions, not a file, not UTF-8, ...).
-    #[error("cannot read {what} file {}", path.display())]
+    #[error("cannot read {what} file {}", crate::Shown::path(path))]
     ReadFile {
         /// What the file is for.
         what: &'static str,
@@ -107,7 +107,7 @@ pub enum SourceError {
     },
 
     /// A file the source needs is empty or only whitespace.
-    #[error("{what} file {} is empty", path.display())]
+    #[error("{what} file {} is empty", crate::Shown::path(path))]
     EmptyFile {
         /// What the file is for.
         what: &'static str,
@@ -118,7 +118,7 @@ pub enum SourceError {
     /// A file the source needs exists but is unusable: not a regular file, larger than
     /// [`crate::MAX_FILE_BYTES`], or content that breaks a rule (a namespace that is not a
     /// DNS label).
-    #[error("{what} file {} {problem}", path.display())]
+    #[error("{what} file {} {problem}", crate::Shown::path(path))]
     InvalidFile {
         /// What the file is for.
         what: &'static str,
@@ -184,7 +184,7 @@ pub enum SourceError {
 /// (from --serviceaccount-dir) does not exist"; its `source` is the error of the file that
 /// could not be read in it.
 #[derive(Debug, thiserror::Error)]
-#[error("{what} {}{} {problem}", path.display(), origin.as_ref().map(|o| format!(" (from {o})")).unwrap_or_default())]
+#[error("{what} {}{} {problem}", crate::Shown::path(path), origin.as_ref().map(|o| format!(" (from {o})")).unwrap_or_default())]
 #[non_exhaustive]
 pub struct DirectoryError {
     /// What the directory is for ("service-account directory", "default service-account

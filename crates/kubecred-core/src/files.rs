@@ -170,7 +170,7 @@ mod tests {
         let err = read_token_file(&path).unwrap_err();
         assert_eq!(
             err.to_string(),
-            format!("token file {} is empty", path.display())
+            format!("token file {} is empty", crate::Shown::path(&path))
         );
 
         std::fs::write(&path, "first\nsecond-line\n").unwrap();
@@ -188,12 +188,15 @@ mod tests {
         let err = read_token_file(&path).unwrap_err();
         assert_eq!(
             err.to_string(),
-            format!("token file {} does not exist", path.display())
+            format!("token file {} does not exist", crate::Shown::path(&path))
         );
         let err = read_token_file(&dir).unwrap_err();
         assert_eq!(
             err.to_string(),
-            format!("token file {} is not a regular file", dir.display())
+            format!(
+                "token file {} is not a regular file",
+                crate::Shown::path(&dir)
+            )
         );
         std::fs::remove_dir_all(&dir).unwrap();
     }
@@ -213,7 +216,7 @@ mod tests {
             err.to_string(),
             format!(
                 "CA bundle file {} is larger than 1048576 bytes",
-                big.display()
+                crate::Shown::path(&big)
             )
         );
         std::fs::remove_dir_all(&dir).unwrap();
@@ -260,7 +263,10 @@ mod tests {
         let reader = {
             let token = token.clone();
             std::thread::spawn(move || {
-                let refused = format!("token file {} is not a regular file", token.display());
+                let refused = format!(
+                    "token file {} is not a regular file",
+                    crate::Shown::path(&token)
+                );
                 let mut answers = (0usize, 0usize);
                 for _ in 0..READS {
                     match read_token_file(&token) {

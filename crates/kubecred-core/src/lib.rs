@@ -55,6 +55,7 @@ mod error;
 mod files;
 mod jwt;
 mod refresh;
+mod shown;
 mod source;
 
 pub use config::{SourceBuilder, SourceConfig};
@@ -71,13 +72,16 @@ pub use files::{
     MAX_FILE_BYTES,
 };
 pub use refresh::{Cached, Clock, Expiring, ManualClock, RefreshPolicy, SystemClock};
+pub use shown::{escape_controls, Shown, ShownPath, MAX_SHOWN_CHARS};
 pub use source::{ApiEndpoint, CredentialSource, Deferred, Source, StaticSource};
 
 #[cfg(feature = "mock")]
 pub use source::{MockApiEndpoint, MockCredentialSource};
 
 /// `error` and its causes, joined by `": "` (a cause already at the end of the text is not
-/// repeated): the one-line form used in reports, logs and the CLI.
+/// repeated): the one-line form used in reports, logs and the CLI. Control characters but
+/// newlines are escaped ([`escape_controls`]): whatever a source or a server put in a message,
+/// it reaches a terminal as text.
 pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
     let mut text = error.to_string();
     let mut next = error.source();
@@ -89,7 +93,10 @@ pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
         }
         next = cause.source();
     }
-    text
+    match escape_controls(&text, &['\n']) {
+        std::borrow::Cow::Borrowed(_) => text,
+        std::borrow::Cow::Owned(escaped) => escaped,
+    }
 }
 
 /// Re-exported so that users build tokens with the same `secrecy` version kubecred uses.

@@ -100,7 +100,8 @@ fn to_nanos(t: SystemTime) -> u64 {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct RefreshPolicy {
-    /// Re-read at least this often (the field's rule for tokens: at least once a minute).
+    /// Re-read at least this often (for tokens at least once a minute: the kubelet rotates a
+    /// projected token at about 80% of its life, as early as 8 minutes for the shortest, 600 s).
     pub period: Duration,
     /// Re-read this long before the value's expiry (a JWT `exp`) when that is sooner.
     pub expiry_margin: Duration,

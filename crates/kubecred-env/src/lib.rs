@@ -162,8 +162,17 @@ impl EnvSource {
         if !matches!(url.scheme(), "https" | "http") {
             return Err(invalid("is not an https:// or http:// URL"));
         }
-        if url.host().is_none() {
-            return Err(invalid("has no host"));
+        match url.host() {
+            None => return Err(invalid("has no host")),
+            // What DNS can carry (RFC 1035: labels of at most 63 bytes, a name of at most
+            // 253): refused here, at resolution, rather than by the resolver on the first
+            // request.
+            Some(url::Host::Domain(name))
+                if name.len() > 253 || name.split('.').any(|label| label.len() > 63) =>
+            {
+                return Err(invalid("has a host name longer than DNS allows"))
+            }
+            Some(_) => {}
         }
         if !url.username().is_empty() || url.password().is_some() {
             return Err(invalid(

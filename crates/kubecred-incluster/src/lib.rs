@@ -156,6 +156,8 @@ impl InCluster {
         }
         let problem = match std::fs::metadata(&self.dir) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => "does not exist",
+            // A component of the path is a file (`/etc/passwd/sub`).
+            Err(e) if e.kind() == std::io::ErrorKind::NotADirectory => "is not a directory",
             Ok(metadata) if !metadata.is_dir() => "is not a directory",
             _ => return error,
         };
@@ -428,7 +430,7 @@ impl InClusterBuilder {
         InCluster {
             dir_origin: self.dir_origin,
             token: Cached::new(
-                format!("token file {}", token_path.display()),
+                format!("token file {}", kubecred_core::Shown::path(&token_path)),
                 config.token_refresh(),
                 Arc::clone(config.clock()),
             ),

@@ -416,10 +416,13 @@ async fn a_missing_or_non_directory_serviceaccount_dir_is_named_with_its_origin(
     let missing = pod.dir.path().join("nonexistent").join("sa");
     // A regular file (the kubelet's `ca.crt` link to one) where the directory should be.
     let regular = pod.dir.ca_path();
+    // A path through a regular file (`/etc/passwd/sub`): the open fails with ENOTDIR.
+    let under_a_file = regular.join("sub");
     let env = || Arc::new(MapEnvironment::new(IN_POD.iter().copied()));
     for (dir, problem) in [
         (&missing, "does not exist"),
         (&regular, "is not a directory"),
+        (&under_a_file, "is not a directory"),
     ] {
         let from_flag = InCluster::builder()
             .serviceaccount_dir_from(dir, "--serviceaccount-dir")

@@ -50,7 +50,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use kubecred_core::{
     is_loopback, ApiEndpoint, CredentialSource, Credentials, Endpoint, Provenance, RedactedUrl,
-    SourceError, Trust,
+    Shown, SourceError, Trust,
 };
 use url::{Host, Url};
 
@@ -143,6 +143,9 @@ impl ProxySource {
 
     fn address(&self) -> Result<Address, SourceError> {
         if let Some(path) = self.url.strip_prefix("unix://") {
+            if path.len() > kubecred_core::MAX_PATH_BYTES {
+                return Err(self.invalid("names a socket path longer than 4096 bytes (PATH_MAX)"));
+            }
             let path = PathBuf::from(path);
             if !path.is_absolute() {
                 return Err(self.invalid(
@@ -166,7 +169,7 @@ impl ProxySource {
             return Err(SourceError::Refused {
                 reason: format!(
                     "the proxy URL {} is not a loopback address: a kubectl proxy there would hand cluster access to the network",
-                    url.host_str().unwrap_or_default()
+                    Shown::text(url.host_str().unwrap_or_default())
                 ),
             });
         }
@@ -195,7 +198,7 @@ impl ProxySource {
             Address::Unix { path } => (
                 {
                     self.check_socket(path)?;
-                    path.display().to_string()
+                    Shown::path(path).to_string()
                 },
                 tokio::time::timeout(self.probe_timeout, tokio::net::UnixStream::connect(path))
                     .await
@@ -228,7 +231,7 @@ impl ProxySource {
         match std::fs::metadata(path) {
             Ok(metadata) if !metadata.file_type().is_socket() => Err(self.invalid(&format!(
                 "names {}, which is not a unix socket ({}; kubectl proxy --unix-socket creates a socket there)",
-                path.display(),
+                Shown::path(path),
                 if metadata.is_dir() {
                     "a directory"
                 } else if metadata.is_file() {
@@ -290,7 +293,7 @@ impl ApiEndpoint for ProxySource {
                 endpoint
             }
             Address::Unix { path } => {
-                let reason = format!("something accepts connections on {}", path.display());
+                let reason = format!("something accepts connections on {}", Shown::path(&path));
                 let url = Url::parse("http://localhost").expect("a valid URL");
                 Endpoint::new(url, Trust::PlainHttp)
                     .with_unix_socket(&path)
