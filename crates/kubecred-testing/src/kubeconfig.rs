@@ -423,6 +423,12 @@ impl Exec {
         }
     }
 
+    /// Runs `plugin` ([`ExecPlugin::command`](crate::ExecPlugin::command), an absolute path)
+    /// with the `apiVersion` it answers in now, `interactiveMode: Never`.
+    pub fn plugin(plugin: &crate::ExecPlugin) -> Self {
+        Self::new(plugin.command()).api_version(plugin.api_version())
+    }
+
     /// `apiVersion` ([`EXEC_API_V1`], [`EXEC_API_V1BETA1`], or anything else).
     pub fn api_version(mut self, api_version: impl Into<String>) -> Self {
         self.api_version = api_version.into();
@@ -1343,6 +1349,25 @@ mod tests {
         assert_eq!(view["users"][0]["user"]["token"], "alice-token");
         assert_eq!(view["clusters"][0]["cluster"]["server"], server.url());
         assert_eq!(view["current-context"], STAND_IN_NAME);
+    }
+
+    #[test]
+    fn an_exec_plugin_user_runs_the_plugin_in_its_api_version() {
+        let plugin = crate::ExecPlugin::new("plugin-token").unwrap();
+        plugin.set_api_version(EXEC_API_V1BETA1);
+        let dir = KubeconfigDir::new().unwrap();
+        let path = dir
+            .write(
+                "config",
+                &Kubeconfig::new().user(User::new("laptop").exec(Exec::plugin(&plugin))),
+            )
+            .unwrap();
+        let view = view_file(&dir, &path, false);
+        let exec = &entry(&view, "users", "laptop")["exec"];
+        assert_eq!(exec["command"], path_text(&plugin.command()));
+        assert_eq!(exec["apiVersion"], EXEC_API_V1BETA1);
+        assert_eq!(exec["interactiveMode"], "Never");
+        assert_eq!(plugin.runs(), 0, "kubectl config view runs no plugin");
     }
 
     #[test]
