@@ -70,8 +70,7 @@ impl fmt::Debug for ShownPath<'_> {
 }
 
 fn write_shown(text: &str, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-    let mut shown = 0;
-    for c in text.chars() {
+    for (shown, c) in text.chars().enumerate() {
         if shown == MAX_SHOWN_CHARS {
             return write!(f, "… ({} bytes)", text.len());
         }
@@ -80,7 +79,6 @@ fn write_shown(text: &str, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         } else {
             fmt::Write::write_char(f, c)?;
         }
-        shown += 1;
     }
     Ok(())
 }
