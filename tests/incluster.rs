@@ -236,10 +236,15 @@ async fn outside_a_pod_in_cluster_does_not_apply() {
         .unwrap_err();
     assert!(matches!(err, Error::NoSource { .. }), "{err:?}");
     let report = err.report().unwrap();
-    assert_eq!(report.sources.len(), 3, "env, in-cluster, proxy");
-    assert_eq!(report.sources[0].reason, "KUBE_HOST is not set");
     assert_eq!(
-        report.sources[1].reason,
+        report.sources.len(),
+        4,
+        "env, kubeconfig, in-cluster, proxy"
+    );
+    assert_eq!(report.sources[0].reason, "KUBE_HOST is not set");
+    assert!(report.sources[1].outcome == kubecred_client::Outcome::NotApplicable);
+    assert_eq!(
+        report.sources[2].reason,
         "KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT are not set"
     );
 }

@@ -77,11 +77,12 @@ async fn the_chain_moves_past_a_proxy_that_is_not_running() {
         names,
         [
             ("env", NotApplicable),
+            ("kubeconfig", NotApplicable),
             ("in-cluster", NotApplicable),
             ("proxy", NotApplicable)
         ]
     );
-    assert!(report.sources[2]
+    assert!(report.sources[3]
         .reason
         .starts_with("nothing listening on 127.0.0.1:"));
 }

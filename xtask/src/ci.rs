@@ -76,6 +76,7 @@ const STEPS: &[Step] = &[
     },
     client_clippy!("clippy, client without features"),
     client_clippy!("clippy, client with env alone", "env"),
+    client_clippy!("clippy, client with kubeconfig alone", "kubeconfig"),
     client_clippy!("clippy, client with incluster alone", "incluster"),
     client_clippy!("clippy, client with proxy alone", "proxy"),
     Step {

@@ -12,14 +12,23 @@ use std::time::Duration;
 use clap::{Parser, Subcommand, ValueEnum};
 use kubecred_client::{error_chain, ClientBuilder, SourceName, DEFAULT_CONNECT_TIMEOUT};
 
-/// Reach a Kubernetes API server from wherever this runs: KUBE_* environment variables, the
-/// pod's service account, or a running `kubectl proxy`.
+/// Reach a Kubernetes API server from wherever this runs: KUBE_* environment variables, your
+/// kubeconfig (with its exec credential plugins), the pod's service account, or a running
+/// `kubectl proxy`.
 #[derive(Debug, Parser)]
 #[command(name = "kubecred", version)]
 struct Cli {
-    /// Use this source (repeat to build a chain, in order): env, in-cluster, proxy
+    /// Use this source (repeat to build a chain, in order): env, kubeconfig, in-cluster, proxy
     #[arg(long = "source", value_name = "SOURCE", global = true)]
     sources: Vec<SourceName>,
+
+    /// Read exactly this kubeconfig FILE (beats KUBECONFIG and ~/.kube/config)
+    #[arg(long, value_name = "FILE", global = true)]
+    kubeconfig: Option<PathBuf>,
+
+    /// Use the kubeconfig context NAME instead of its current-context
+    #[arg(long, value_name = "NAME", global = true)]
+    context: Option<String>,
 
     /// Read the in-cluster token, ca.crt and namespace from DIR [env: KUBECRED_SERVICEACCOUNT_DIR]
     #[arg(long, value_name = "DIR", global = true)]
@@ -123,6 +132,12 @@ fn builder(cli: &Cli) -> ClientBuilder {
     }
     if let Some(prefix) = &cli.env_prefix {
         builder = builder.env_prefix(prefix);
+    }
+    if let Some(file) = &cli.kubeconfig {
+        builder = builder.kubeconfig_from(file, "--kubeconfig");
+    }
+    if let Some(context) = &cli.context {
+        builder = builder.context(context);
     }
     if let Some(dir) = &cli.serviceaccount_dir {
         builder = builder.serviceaccount_dir_from(dir, "--serviceaccount-dir");

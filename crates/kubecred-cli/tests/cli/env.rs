@@ -179,7 +179,8 @@ fn an_invalid_kubecred_refresh_secs_fails_the_sources_that_use_it_and_explain_li
         let run = kubecred(&["explain", "--output", "json"], &env);
         run.assert_code(1);
         let report = run.json();
-        assert_eq!(report["sources"].as_array().unwrap().len(), 3, "{value}");
+        // env, kubeconfig, in-cluster, proxy
+        assert_eq!(report["sources"].as_array().unwrap().len(), 4, "{value}");
         let env_source = source_report(&report, "env");
         assert_eq!(env_source["outcome"], "failed");
         assert_eq!(
@@ -190,6 +191,7 @@ fn an_invalid_kubecred_refresh_secs_fails_the_sources_that_use_it_and_explain_li
             env_source["variables"],
             serde_json::json!(["KUBECRED_REFRESH_SECS"])
         );
+        assert_eq!(source_report(&report, "kubeconfig")["outcome"], "skipped");
         assert_eq!(source_report(&report, "in-cluster")["outcome"], "skipped");
         assert_eq!(source_report(&report, "proxy")["outcome"], "skipped");
         kubecred(&["get", "/api"], &env).assert_failure(&["KUBECRED_REFRESH_SECS"]);
@@ -323,12 +325,13 @@ fn with_in_cluster_variables_present_env_wins_and_explain_says_why() {
         outcomes,
         [
             ("env".to_owned(), "chosen".to_owned()),
+            ("kubeconfig".to_owned(), "skipped".to_owned()),
             ("in-cluster".to_owned(), "skipped".to_owned()),
             ("proxy".to_owned(), "skipped".to_owned()),
         ]
     );
     assert_eq!(
-        report["sources"][1]["reason"],
+        source_report(&report, "in-cluster")["reason"],
         "KUBERNETES_SERVICE_HOST and _PORT are set"
     );
 }

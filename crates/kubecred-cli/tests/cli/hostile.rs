@@ -49,10 +49,10 @@ fn explain_json_takes_a_path_that_is_not_utf8() {
     assert_eq!(output.status.code(), Some(1), "{output:?}");
     let report: serde_json::Value = serde_json::from_slice(&output.stdout)
         .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {output:?}"));
-    assert_eq!(report["sources"][1]["name"], "in-cluster");
-    assert_eq!(report["sources"][1]["outcome"], "failed");
+    assert_eq!(report["sources"][2]["name"], "in-cluster");
+    assert_eq!(report["sources"][2]["outcome"], "failed");
     assert!(
-        report["sources"][1]["files"]
+        report["sources"][2]["files"]
             .to_string()
             .contains("/tmp/kubecred-no-such-dir/\u{fffd}"),
         "{report}"

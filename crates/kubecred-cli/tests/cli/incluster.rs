@@ -248,7 +248,12 @@ fn explain_when_nothing_applies_reports_every_source_and_exits_1() {
     let run = kubecred(&["explain", "--output", "json"], &[]);
     run.assert_code(1);
     let report = run.json();
-    assert_eq!(report["sources"].as_array().unwrap().len(), 3);
+    // env, kubeconfig, in-cluster, proxy
+    assert_eq!(report["sources"].as_array().unwrap().len(), 4);
+    assert_eq!(
+        source_report(&report, "kubeconfig")["outcome"],
+        "not-applicable"
+    );
     assert_eq!(source_report(&report, "proxy")["outcome"], "not-applicable");
     assert_eq!(
         source_report(&report, "env")["reason"],
@@ -264,7 +269,7 @@ fn explain_when_nothing_applies_reports_every_source_and_exits_1() {
     assert_eq!(report["credential"], serde_json::Value::Null);
 
     kubecred(&["get", "/api"], &[]).assert_failure(&[
-        "no credential source applies: env: KUBE_HOST is not set; in-cluster: KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT are not set; proxy: nothing listening on 127.0.0.1:",
+        "no credential source applies: env: KUBE_HOST is not set; kubeconfig: KUBECONFIG and HOME are not set; in-cluster: KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT are not set; proxy: nothing listening on 127.0.0.1:",
     ]);
 }
 
