@@ -4,6 +4,7 @@
 mod env;
 mod hostile;
 mod incluster;
+mod kubeconfig;
 mod proxy;
 mod secrets;
 mod support;

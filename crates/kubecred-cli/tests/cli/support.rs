@@ -32,6 +32,16 @@ pub(crate) fn secret_key(key_pem: &str) -> &str {
     key_pem
 }
 
+/// Registers `value` (a token or a password) as a secret: every run is searched for it.
+/// Returns it for convenience.
+pub(crate) fn secret(value: &str) -> &str {
+    SECRETS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(value.to_owned());
+    value
+}
+
 /// Asserts that `run` printed no secret: the token, its signature, or a registered key.
 #[track_caller]
 fn assert_no_secret(run: &Run) {
