@@ -1,9 +1,10 @@
 //! `cargo xtask demo`: the real `kubecred` binary, run the way a person would run it in a pod,
-//! on a laptop with `KUBE_*` variables, and on a laptop with `kubectl proxy`.
+//! on a laptop with `KUBE_*` variables, on a laptop with a kubeconfig whose user runs an exec
+//! plugin, and on a laptop with `kubectl proxy`.
 //!
 //! The demo builds the binary, then plays each scenario: a scenario sets up a stand-in world
 //! (from `kubecred-testing`: an API server on 127.0.0.1, a kubelet-style service-account
-//! directory, the real `kubectl proxy`), runs `kubecred` in it with a clean environment, prints
+//! directory, a kubeconfig and an exec credential plugin, the real `kubectl proxy`), runs `kubecred` in it with a clean environment, prints
 //! each command line and its output, and says what went wrong if the result is not the
 //! expected one. A scenario is one small function listed in [`SCENARIOS`]. The `kubectl proxy`
 //! scenario needs `kubectl` on `PATH`; without it, it says so and is skipped.
@@ -12,7 +13,8 @@ use std::path::PathBuf;
 use std::process::{Command, ExitCode};
 
 use kubecred_testing::{
-    closed_port, ApiServer, Authentication, KubectlProxy, Pod, ProxyListen, RecordedRequest,
+    closed_port, ApiServer, Authentication, Exec, ExecPlugin, Kubeconfig, KubeconfigDir,
+    KubectlProxy, Pod, ProxyListen, RecordedRequest, User,
 };
 
 /// A scenario: sets up its world, runs `kubecred` in it, and returns what went wrong.
@@ -35,6 +37,7 @@ macro_rules! say {
 const SCENARIOS: &[(&str, Scenario)] = &[
     ("in-cluster", in_cluster),
     ("env", env),
+    ("kubeconfig with an exec plugin", kubeconfig_exec),
     ("kubectl proxy", kubectl_proxy),
 ];
 
@@ -57,6 +60,12 @@ const LAPTOP_TOKEN: &str = concat!(
 );
 /// The label the stand-in server records for [`LAPTOP_TOKEN`].
 const LAPTOP_TOKEN_LABEL: &str = "demo-laptop";
+
+/// The token the laptop's exec credential plugin prints (as `aws eks get-token` would): the
+/// demo checks that no output ever contains it.
+const PLUGIN_TOKEN: &str = "demo-exec-plugin-token-printed-on-its-stdout";
+/// The label the stand-in server records for [`PLUGIN_TOKEN`].
+const PLUGIN_TOKEN_LABEL: &str = "demo-exec-plugin";
 
 /// The token in `kubectl proxy`'s own kubeconfig: kubecred never sees it.
 const KUBECTL_TOKEN: &str = "demo-kubectl-proxy-token-from-its-kubeconfig";
@@ -196,6 +205,93 @@ fn env(kubecred: &Kubecred) -> Result<(), String> {
     expect_only_token(&requests, LAPTOP_TOKEN_LABEL, &mut problems);
     for run in [&explain, &get] {
         run.expect_no_secret(signature(LAPTOP_TOKEN), &mut problems);
+    }
+    outcome(problems)
+}
+
+/// On a laptop with a kubeconfig (`KUBECONFIG`), whose user runs an exec credential plugin,
+/// as on a managed cluster: `kubecred explain` (which reports the plugin without running it),
+/// then `kubecred get /api` (which runs it once and authenticates with the token it printed).
+fn kubeconfig_exec(kubecred: &Kubecred) -> Result<(), String> {
+    let server = ApiServer::builder()
+        .token(PLUGIN_TOKEN_LABEL, PLUGIN_TOKEN)
+        .start()
+        .map_err(|e| format!("cannot start the stand-in API server: {e}"))?;
+    let plugin =
+        ExecPlugin::new(PLUGIN_TOKEN).map_err(|e| format!("cannot write the exec plugin: {e}"))?;
+    let dir = KubeconfigDir::new().map_err(|e| format!("cannot make a directory: {e}"))?;
+    let config = Kubeconfig::for_server(
+        &server,
+        User::new("laptop").exec(
+            Exec::plugin(&plugin).install_hint("the demo's plugin is made by kubecred-testing"),
+        ),
+    );
+    let kubeconfig = dir
+        .write("config", &config)
+        .map_err(|e| format!("cannot write the kubeconfig: {e}"))?;
+    let closed = closed_port().map_err(|e| format!("cannot find a free loopback port: {e}"))?;
+    say!(
+        "# A stand-in API server on {} with its own CA, and a laptop's kubeconfig whose user \
+         runs an exec credential plugin ({}, a script that prints an ExecCredential holding a \
+         token, as `aws eks get-token` or `kubelogin` do). No KUBE_* variables, no service \
+         account; KUBECRED_PROXY_URL points the proxy source at a closed port.",
+        server.addr(),
+        plugin.command().display(),
+    );
+    say!("$ cat {}", kubeconfig.display());
+    let text = std::fs::read_to_string(&kubeconfig)
+        .map_err(|e| format!("cannot read {}: {e}", kubeconfig.display()))?;
+    let ca = text
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("certificate-authority-data: "))
+        .unwrap_or_default()
+        .to_owned();
+    let shown = if ca.is_empty() {
+        text.clone()
+    } else {
+        text.replace(&ca, "<the stand-in's CA certificate, base64 of the PEM>")
+    };
+    say!("{}", shown.trim_end());
+    let env = [
+        ("KUBECONFIG", kubeconfig.display().to_string()),
+        ("HOME", dir.path().display().to_string()),
+        ("KUBECRED_PROXY_URL", format!("http://127.0.0.1:{closed}")),
+    ];
+    for (name, value) in &env {
+        say!("$ export {name}={value}");
+    }
+
+    let explain = kubecred.run(&["explain"], &env)?;
+    let runs_after_explain = plugin.runs();
+    say!();
+    let get = kubecred.run(&["get", "/api"], &env)?;
+    say!();
+    let requests = server.requests();
+    say!(
+        "# {} The plugin ran {} time(s): none for explain, once for get.",
+        seen(&requests),
+        plugin.runs()
+    );
+
+    let mut problems = Vec::new();
+    explain.expect_success(&mut problems);
+    explain.expect_chosen("kubeconfig", &mut problems);
+    if runs_after_explain != 0 {
+        problems.push(format!(
+            "`kubecred explain` ran the exec plugin {runs_after_explain} time(s), expected none"
+        ));
+    }
+    get.expect_success(&mut problems);
+    get.expect_api_versions(&mut problems);
+    expect_only_token(&requests, PLUGIN_TOKEN_LABEL, &mut problems);
+    if plugin.runs() != 1 {
+        problems.push(format!(
+            "the exec plugin ran {} time(s) in all, expected exactly 1 (by `kubecred get`)",
+            plugin.runs()
+        ));
+    }
+    for run in [&explain, &get] {
+        run.expect_no_secret(PLUGIN_TOKEN, &mut problems);
     }
     outcome(problems)
 }
