@@ -57,6 +57,7 @@ mod jwt;
 mod refresh;
 mod shown;
 mod source;
+mod system_proxy;
 
 pub use config::{SourceBuilder, SourceConfig};
 pub use credentials::{BasicAuth, ClientIdentity, CredentialKind, Credentials};
@@ -74,6 +75,7 @@ pub use files::{
 pub use refresh::{Cached, Clock, Expiring, ManualClock, RefreshPolicy, SystemClock};
 pub use shown::{escape_controls, Shown, ShownPath, MAX_SHOWN_CHARS};
 pub use source::{ApiEndpoint, CredentialSource, Deferred, Source, StaticSource};
+pub use system_proxy::system_proxy;
 
 #[cfg(feature = "mock")]
 pub use source::{MockApiEndpoint, MockCredentialSource};

@@ -50,7 +50,6 @@
 
 mod data;
 mod names;
-mod proxy;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -394,7 +393,7 @@ impl ApiEndpoint for EnvSource {
             None if insecure => Trust::InsecureSkipVerify,
             None => Trust::SystemRoots,
         };
-        let (proxy, proxy_variables) = proxy::system_proxy(&*self.env, &url)?;
+        let (proxy, proxy_variables) = kubecred_core::system_proxy(&*self.env, &url)?;
         let namespace = match self.env.var(&self.names.namespace)? {
             Some(namespace) => {
                 check_namespace(&namespace).map_err(|problem| SourceError::InvalidVariable {

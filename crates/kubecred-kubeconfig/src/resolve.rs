@@ -9,8 +9,8 @@ use std::sync::Arc;
 
 use base64::Engine as _;
 use kubecred_core::{
-    check_namespace, is_loopback, CaBundle, CaFile, Endpoint, Environment, Origin, RedactedUrl,
-    SourceConfig, SourceError, Trust,
+    check_namespace, CaBundle, CaFile, Endpoint, Origin, RedactedUrl, SourceConfig, SourceError,
+    Trust,
 };
 use url::Url;
 
@@ -276,7 +276,7 @@ fn endpoint(
             })?;
         endpoint = endpoint.with_proxy(proxy);
     } else {
-        let (proxy, variables) = system_proxy(&**config.environment(), &url)?;
+        let (proxy, variables) = kubecred_core::system_proxy(&**config.environment(), &url)?;
         proxy_variables = variables;
         if let Some(proxy) = proxy {
             endpoint = endpoint.with_proxy(proxy);
@@ -299,35 +299,6 @@ fn pem_of(bundle: &CaBundle) -> Vec<u8> {
         pem.extend_from_slice(b"-----END CERTIFICATE-----\n");
     }
     pem
-}
-
-/// The system proxy for a cluster without `proxy-url`.
-///
-/// The rules (`HTTPS_PROXY`/`HTTP_PROXY`/`NO_PROXY` as kubectl reads them) live in the env
-/// source today and are to move to core so that both sources share one reading. Until then
-/// this source does not read them: a non-loopback server with such a variable set is
-/// *failed*, saying so and naming the variable, rather than silently bypassing the proxy.
-fn system_proxy(
-    env: &dyn Environment,
-    target: &Url,
-) -> Result<(Option<Url>, Vec<String>), SourceError> {
-    if is_loopback(target) {
-        return Ok((None, Vec::new()));
-    }
-    let names: [&str; 2] = if target.scheme() == "https" {
-        ["HTTPS_PROXY", "https_proxy"]
-    } else {
-        ["HTTP_PROXY", "http_proxy"]
-    };
-    for name in names {
-        if env.is_set(name) {
-            return Err(SourceError::InvalidVariable {
-                variable: name.to_owned(),
-                problem: "is set, but the kubeconfig source does not read system proxy variables yet: set proxy-url in the kubeconfig's cluster, or unset the variable".to_owned(),
-            });
-        }
-    }
-    Ok((None, Vec::new()))
 }
 
 /// The user's impersonation (`as`, `as-uid`, `as-groups`, `as-user-extra`) as the

@@ -356,10 +356,23 @@ async fn proxy_url_schemes_and_system_proxy_variables() {
         .unwrap()
         .proxy()
         .is_none());
+    // Without proxy-url, the system proxy variables, as the env source reads them.
     let with_system = builder(&[("HTTPS_PROXY", "http://system.test:1")])
         .path(&path)
         .build();
-    let err = with_system.endpoint().await.unwrap_err();
+    let endpoint = with_system.endpoint().await.unwrap();
+    assert_eq!(endpoint.proxy().unwrap().as_str(), "http://system.test:1/");
+    let exempt = builder(&[
+        ("HTTPS_PROXY", "http://system.test:1"),
+        ("NO_PROXY", "api.example.test"),
+    ])
+    .path(&path)
+    .build();
+    assert!(exempt.endpoint().await.unwrap().proxy().is_none());
+    let broken = builder(&[("HTTPS_PROXY", "ftp://system.test:1")])
+        .path(&path)
+        .build();
+    let err = broken.endpoint().await.unwrap_err();
     assert_eq!(err.variables(), vec!["HTTPS_PROXY"]);
 }
 

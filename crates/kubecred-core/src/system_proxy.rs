@@ -1,13 +1,24 @@
 //! `HTTPS_PROXY`/`HTTP_PROXY`/`NO_PROXY`, read as kubectl (Go's `httpproxy`) reads them and
-//! turned into an explicit proxy of the endpoint. `ALL_PROXY` is ignored.
+//! turned into an explicit proxy of the endpoint: the one reading the env and kubeconfig
+//! sources share. `ALL_PROXY` is ignored.
 
 use std::net::IpAddr;
 
-use kubecred_core::{is_loopback, Environment, SourceError};
+use crate::{is_loopback, Environment, SourceError};
 use url::{Host, Url};
 
-/// The proxy to reach `target` through, and the variables that decided it.
-pub(crate) fn system_proxy(
+/// The system proxy to reach `target` through, read through `env` as kubectl reads it, and
+/// the names of the variables that decided it (for `explain`): `HTTPS_PROXY` (else
+/// `https_proxy`) for an `https://` target, `HTTP_PROXY` (else `http_proxy`) for `http://`;
+/// `NO_PROXY` (else `no_proxy`) exempts hosts — `*`, a domain with or without a leading dot
+/// (its subdomains too), an IP address or CIDR block, each optionally with `:port`. Never for a
+/// loopback `target` (`None`, no variables). A proxy value without a scheme gets `http://`.
+///
+/// # Errors
+///
+/// [`SourceError::InvalidVariable`] naming the variable when a proxy value is not an
+/// `http://` or `https://` URL with a host, or a variable cannot be read (not UTF-8).
+pub fn system_proxy(
     env: &dyn Environment,
     target: &Url,
 ) -> Result<(Option<Url>, Vec<String>), SourceError> {
@@ -127,7 +138,7 @@ fn ip_matches(pattern: &str, ip: IpAddr) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kubecred_core::MapEnvironment;
+    use crate::MapEnvironment;
 
     fn proxy_for(vars: &[(&str, &str)], target: &str) -> Option<String> {
         let env = MapEnvironment::new(vars.iter().copied());
