@@ -20,9 +20,6 @@
 //! (client-go re-runs a plugin only strictly after expiry, has no time limit on a hung
 //! plugin, and never re-runs after a `401` on its own.)
 
-// Until the source's exec users call this module, only its tests do.
-#![cfg_attr(not(test), allow(dead_code))]
-
 mod run;
 mod wire;
 
