@@ -6,9 +6,11 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use kubecred_client::{PROXY_URL_VAR, REFRESH_SECS_VAR, SERVICEACCOUNT_DIR_VAR};
+use std::time::{Duration, SystemTime};
+
 use kubecred_testing::{
-    closed_proxy_url, kubelet_vars, ApiServer, CertificateAuthority, ServiceAccountDir,
-    ServiceAccountFiles,
+    closed_proxy_url, kubelet_vars, ApiServer, CertificateAuthority, Exec, ExecPlugin, Kubeconfig,
+    KubeconfigDir, ServiceAccountDir, ServiceAccountFiles, User,
 };
 
 const TOKEN: &str = "poll-test-token-first";
@@ -131,4 +133,118 @@ fn bad_arguments_exit_2_and_a_failed_start_exits_1_without_lines() {
     assert_eq!(out.status.code(), Some(1));
     assert!(out.stdout.is_empty());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no credential source applies"));
+}
+
+/// Runs the poller for `count` requests `interval_ms` apart against the kubeconfig at
+/// `kubeconfig`, calling `step` with each line as it is printed; returns the lines, stderr and
+/// whether it exited 0.
+fn poll_kubeconfig(
+    kubeconfig: &std::path::Path,
+    count: usize,
+    interval_ms: u64,
+    mut step: impl FnMut(usize),
+) -> (Vec<String>, String, bool) {
+    let mut child = Command::new(poll_binary())
+        .args(["/api", &interval_ms.to_string(), &count.to_string()])
+        .env_clear()
+        .env(kubecred_kubeconfig::KUBECONFIG_VAR, kubeconfig)
+        .env(PROXY_URL_VAR, closed_proxy_url().unwrap())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let stderr = std::thread::spawn(move || {
+        let mut text = String::new();
+        BufReader::new(stderr).read_to_string(&mut text).unwrap();
+        text
+    });
+    let mut lines = Vec::new();
+    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+        lines.push(line.unwrap());
+        step(lines.len());
+    }
+    let status = child.wait().unwrap();
+    (lines, stderr.join().unwrap(), status.success())
+}
+
+#[track_caller]
+fn assert_all_200(lines: &[String], count: usize, stderr: &str) {
+    assert_eq!(lines.len(), count, "lines: {lines:?}\nstderr:\n{stderr}");
+    for line in lines {
+        assert_eq!(
+            line.split(' ').nth(1),
+            Some("200"),
+            "line {line:?}\nstderr:\n{stderr}"
+        );
+    }
+}
+
+#[test]
+fn poll_runs_an_exec_plugin_once_re_runs_it_before_expiry_and_after_a_revocation() {
+    const FIRST: &str = "poll-exec-token-first";
+    const SECOND: &str = "poll-exec-token-second";
+    let server = ApiServer::builder().token("first", FIRST).start().unwrap();
+    let plugin = ExecPlugin::new(FIRST).unwrap();
+    let dir = KubeconfigDir::new().unwrap();
+    let kubeconfig = dir
+        .write(
+            "config",
+            &Kubeconfig::for_server(&server, User::new("dev").exec(Exec::plugin(&plugin))),
+        )
+        .unwrap();
+
+    // No expiry: one run serves all 20 requests.
+    let (lines, stderr, ok) = poll_kubeconfig(&kubeconfig, 20, 10, |_| {});
+    assert_all_200(&lines, 20, &stderr);
+    assert!(ok, "stderr:\n{stderr}");
+    assert_eq!(plugin.runs(), 1);
+
+    // A credential that expires 12 s after the run is due 2 s after it: one more run,
+    // before it expires, with a credential that lasts (no failed request on the way).
+    plugin.set_expiry(Some(SystemTime::now() + Duration::from_secs(12)));
+    let runs_before = plugin.runs();
+    let (lines, stderr, ok) = poll_kubeconfig(&kubeconfig, 40, 100, |n| {
+        if n == 1 {
+            plugin.set_expiry(Some(SystemTime::now() + Duration::from_secs(600)));
+        }
+    });
+    assert_all_200(&lines, 40, &stderr);
+    assert!(ok, "stderr:\n{stderr}");
+    assert_eq!(
+        plugin.runs() - runs_before,
+        2,
+        "the first run, then one before expiry"
+    );
+
+    // Revoked at the stand-in: one 401, one re-run, and the request succeeds on the new token.
+    plugin.set_expiry(None);
+    server.clear_requests();
+    let runs_before = plugin.runs();
+    let (lines, stderr, ok) = poll_kubeconfig(&kubeconfig, 20, 20, |n| {
+        if n == 10 {
+            server.add_token("second", SECOND);
+            plugin.set_token(SECOND);
+            assert!(server.revoke_token("first"));
+        }
+    });
+    assert_all_200(&lines, 20, &stderr);
+    assert!(ok, "stderr:\n{stderr}");
+    assert_eq!(
+        plugin.runs() - runs_before,
+        2,
+        "the first run, then one after the 401"
+    );
+    let seen: Vec<String> = server
+        .requests()
+        .into_iter()
+        .map(|r| format!("{:?}", r.authentication))
+        .collect();
+    assert_eq!(
+        seen.iter().filter(|a| a.contains("UnknownToken")).count(),
+        1,
+        "{seen:#?}"
+    );
+    assert!(seen.last().unwrap().contains("second"), "{seen:#?}");
+    assert!(!stderr.contains(FIRST) && !stderr.contains(SECOND));
 }
