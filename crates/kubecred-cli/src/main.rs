@@ -42,6 +42,10 @@ struct Cli {
     #[arg(long, value_name = "PREFIX", global = true, value_parser = parse_env_prefix)]
     env_prefix: Option<String>,
 
+    /// Kill a kubeconfig user's exec credential plugin that runs longer than SECONDS (default 120; not covered by --timeout)
+    #[arg(long, value_name = "SECONDS", global = true, value_parser = clap::value_parser!(u64).range(1..))]
+    exec_timeout: Option<u64>,
+
     /// Give up on a request after SECONDS (default 30; connecting at most 10)
     #[arg(long, value_name = "SECONDS", global = true, value_parser = clap::value_parser!(u64).range(1..))]
     timeout: Option<u64>,
@@ -138,6 +142,9 @@ fn builder(cli: &Cli) -> ClientBuilder {
     }
     if let Some(context) = &cli.context {
         builder = builder.context(context);
+    }
+    if let Some(seconds) = cli.exec_timeout {
+        builder = builder.exec_timeout(Duration::from_secs(seconds));
     }
     if let Some(dir) = &cli.serviceaccount_dir {
         builder = builder.serviceaccount_dir_from(dir, "--serviceaccount-dir");

@@ -94,8 +94,14 @@ pub struct Explanation {
     pub namespace: Option<String>,
     /// How the chosen endpoint's certificate is verified (e.g. "the CA bundle from file …").
     pub trust: Option<String>,
-    /// The chosen credentials' kind and expiry.
+    /// The chosen credentials' kind and expiry (`None` when none was chosen, or when they
+    /// were not read: see [`Explanation::deferred_credential`]).
     pub credential: Option<CredentialReport>,
+    /// What would obtain the chosen credentials when `explain` does not read them (an exec
+    /// credential plugin, which `explain` never runs): e.g. `exec plugin aws (run when a
+    /// client is built; explain does not run it)`. Absent from the JSON when `None`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deferred_credential: Option<String>,
     /// Things a person should know (e.g. that verification is off).
     pub warnings: Vec<String>,
 }
@@ -137,6 +143,7 @@ impl Explanation {
             namespace: None,
             trust: None,
             credential: None,
+            deferred_credential: None,
             warnings: vec![error.to_string()],
         }
     }
@@ -197,7 +204,10 @@ impl fmt::Display for Explanation {
                 c.kind.as_str(),
                 c.expires_at.as_deref().unwrap_or("unknown")
             )?,
-            None => writeln!(f, "credential: (none)")?,
+            None => match &self.deferred_credential {
+                Some(how) => writeln!(f, "credential: not read: {}", escaped(how))?,
+                None => writeln!(f, "credential: (none)")?,
+            },
         }
         for w in &self.warnings {
             writeln!(f, "warning:    {}", escaped(w))?;
@@ -278,6 +288,7 @@ mod tests {
             namespace: None,
             trust: None,
             credential: None,
+            deferred_credential: None,
             warnings: vec![],
         };
         let text = report.to_string();

@@ -165,6 +165,7 @@ pub(crate) async fn resolve(entries: Vec<Entry>, until: Until, timeouts: Timeout
         namespace: None,
         trust: None,
         credential: None,
+        deferred_credential: None,
         warnings: Vec::new(),
     };
     let mut decision = None;
@@ -199,6 +200,7 @@ pub(crate) async fn resolve(entries: Vec<Entry>, until: Until, timeouts: Timeout
                         .first
                         .as_ref()
                         .map(|c| CredentialReport::new(c.kind(), expires_at));
+                    report.deferred_credential = evaluated.deferred.clone();
                     if expires_at.is_some_and(|t| crate::explain::rfc3339(t).is_none()) {
                         report.warnings.push(
                             "the credential's expiry is outside the years 1970 to 9999 and cannot be shown"
@@ -253,6 +255,8 @@ struct Evaluated {
     chosen: Chosen,
     /// The credentials read while resolving (`None`: deferred, not read by `explain`).
     first: Option<Arc<Credentials>>,
+    /// What would obtain them, when deferred.
+    deferred: Option<String>,
 }
 
 /// Why an entry did not resolve.
@@ -297,8 +301,11 @@ async fn evaluate(entry: Entry, until: Until, timeouts: Timeouts) -> Result<Eval
         ),
     };
     // `explain` never runs what a deferred source would run (an exec plugin).
-    let deferred = until == Until::End && credentials_source.deferred().is_some();
-    let first = if deferred {
+    let deferred = match until {
+        Until::End => credentials_source.deferred().map(|d| d.how),
+        Until::Chosen => None,
+    };
+    let first = if deferred.is_some() {
         None
     } else {
         Some(
@@ -355,5 +362,6 @@ async fn evaluate(entry: Entry, until: Until, timeouts: Timeouts) -> Result<Eval
             http,
         },
         first,
+        deferred,
     })
 }

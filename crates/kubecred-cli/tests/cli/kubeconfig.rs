@@ -650,6 +650,28 @@ fn a_failing_plugin_is_named_with_its_status() {
     assert!(laptop.server.requests().is_empty());
 }
 
+#[test]
+fn a_hung_plugin_is_killed_at_the_exec_timeout() {
+    let laptop = Laptop::new();
+    let plugin = plugin(EXEC_API_V1);
+    plugin.sleep(std::time::Duration::from_secs(60));
+    let file = laptop.simple(User::new("laptop").exec(Exec::plugin(&plugin)));
+    let started = std::time::Instant::now();
+    let run = laptop.kubecred(&["get", "/api", "--exec-timeout", "1"], &file);
+    run.assert_failure(&[&path_str(&plugin.command()), "killed", "exec timeout of 1s"]);
+    // Bounded by the limit, not by the plugin's 60 s (a generous margin for a loaded machine).
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+    assert_eq!(plugin.runs(), 1);
+    let pid = plugin.run_records()[0]
+        .pid
+        .expect("the plugin recorded its pid");
+    assert!(
+        !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+        "the plugin ({pid}) still runs"
+    );
+    assert!(laptop.server.requests().is_empty());
+}
+
 // ---- kubectl agrees ----
 
 /// The real kubectl, with exactly `env`.
