@@ -181,6 +181,8 @@ fn assert_all_200(lines: &[String], count: usize, stderr: &str) {
 }
 
 #[test]
+// The plugin's expiry is read by another process, on the real clock.
+#[allow(clippy::disallowed_methods)]
 fn poll_runs_an_exec_plugin_once_re_runs_it_before_expiry_and_after_a_revocation() {
     const FIRST: &str = "poll-exec-token-first";
     const SECOND: &str = "poll-exec-token-second";
