@@ -1,7 +1,8 @@
 //! `cargo xtask bench`: every figure of BENCHMARKS.md, on this machine.
 //!
 //! 1. Builds the release `kubecred` and measures, whole process, `kubecred get /api` in a pod
-//!    setting over TLS against the stand-in API server (in this process, on its own thread):
+//!    setting and through a kubeconfig (figure 7), over TLS against the stand-in API server
+//!    (in this process, on its own thread):
 //!    wall time from spawn to exit (median and 90th percentile of many runs, next to
 //!    `/bin/true` for the cost of an exec) and peak RSS (`/usr/bin/time -v`); `kubectl get
 //!    --raw /api` the same way, for scale, when kubectl is on `PATH`.
@@ -74,6 +75,20 @@ fn bench() -> Result<(), String> {
     get.args(["get", "/api"]);
     pod(&mut get);
     report("`kubecred get /api`, in-cluster, TLS", &mut get)?;
+    // Figure 7: the same request through a kubeconfig with a token (its CA as -data).
+    let laptop_kubeconfig = dir.path().join("kubeconfig-for-kubecred");
+    std::fs::write(&laptop_kubeconfig, kubeconfig_yaml(&server, TOKEN))
+        .map_err(|e| format!("cannot write a kubeconfig: {e}"))?;
+    let mut through_kubeconfig = Command::new(&kubecred);
+    through_kubeconfig
+        .args(["get", "/api"])
+        .env_clear()
+        .env("KUBECONFIG", &laptop_kubeconfig)
+        .env("KUBECRED_PROXY_URL", "http://127.0.0.1:1");
+    report(
+        "`kubecred get /api`, kubeconfig with a token, TLS",
+        &mut through_kubeconfig,
+    )?;
 
     if Command::new("kubectl")
         .arg("version")

@@ -123,10 +123,13 @@ fn choose_context<'m>(
 ) -> Result<(&'m str, &'m Defined<Context>), SourceError> {
     let files = files_label(merged);
     let (name, from) = match (override_context, &merged.current_context) {
-        (Some(name), _) => (name, "the chosen context (--context)".to_owned()),
+        (Some(name), _) => (name, "the context asked for".to_owned()),
         (None, Some((name, file))) => (
             name.as_str(),
-            format!("the current-context of {}", file.display()),
+            format!(
+                "the current-context of {}",
+                kubecred_core::Shown::path(file)
+            ),
         ),
         (None, None) => {
             return Err(SourceError::InvalidSetting {
@@ -141,7 +144,7 @@ fn choose_context<'m>(
     match merged.contexts.get(name) {
         Some(context) => Ok((name, context)),
         None => Err(SourceError::InvalidSetting {
-            setting: format!("context \"{name}\" ({from})"),
+            setting: format!("context \"{}\" ({from})", kubecred_core::Shown::text(name)),
             problem: format!(
                 "is not defined in kubeconfig {files}; {}",
                 merged.context_names()

@@ -199,7 +199,7 @@ async fn contexts_unknown_absent_blank_and_override() {
     let wrong = builder(&[]).path(&unknown).context("nope").build();
     assert!(endpoint_err(&wrong)
         .await
-        .starts_with("context \"nope\" (the chosen context (--context)) is not defined"));
+        .starts_with("context \"nope\" (the context asked for) is not defined"));
     let blank_override = builder(&[]).path(&unknown).context(" ").build();
     assert!(endpoint_err(&blank_override).await.contains("is blank"));
 }
