@@ -134,9 +134,8 @@ impl Explanation {
         })
     }
 
-    /// The report of a builder whose inputs are contradictory (no source evaluated): the
-    /// problem as its one warning.
-    pub(crate) fn invalid(error: &crate::Error) -> Self {
+    /// A report of nothing yet: no source, no choice, no warning.
+    pub(crate) fn empty() -> Self {
         Self {
             sources: Vec::new(),
             endpoint: None,
@@ -144,7 +143,16 @@ impl Explanation {
             trust: None,
             credential: None,
             deferred_credential: None,
+            warnings: Vec::new(),
+        }
+    }
+
+    /// The report of a builder whose inputs are contradictory (no source evaluated): the
+    /// problem as its one warning.
+    pub(crate) fn invalid(error: &crate::Error) -> Self {
+        Self {
             warnings: vec![error.to_string()],
+            ..Self::empty()
         }
     }
 }

@@ -159,15 +159,7 @@ impl Resolution {
 
 /// Evaluates `entries` in order, as far as `until` says.
 pub(crate) async fn resolve(entries: Vec<Entry>, until: Until, timeouts: Timeouts) -> Resolution {
-    let mut report = Explanation {
-        sources: Vec::new(),
-        endpoint: None,
-        namespace: None,
-        trust: None,
-        credential: None,
-        deferred_credential: None,
-        warnings: Vec::new(),
-    };
+    let mut report = Explanation::empty();
     let mut decision = None;
     for entry in entries {
         if until == Until::Chosen && matches!(decision, Some(Decision::Chosen(_))) {

@@ -1,6 +1,7 @@
 //! The `poll` example, built by `cargo test`, keeps working through a token rotation with
 //! revocation and a CA rotation, as a long-running program in a pod must.
 
+use std::ffi::OsString;
 use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -42,31 +43,17 @@ fn poll_survives_token_rotation_with_revocation_and_ca_rotation() {
     let old_ca = server.ca_pem();
     let new_ca = CertificateAuthority::new("rotated cluster CA").unwrap();
     let dir = ServiceAccountDir::new(&files(TOKEN, &old_ca)).unwrap();
-    let mut child = Command::new(poll_binary())
-        .args(["/api", "20", "150"])
-        .env_clear()
-        .envs(kubelet_vars(&server.host(), server.port()))
-        .env(SERVICEACCOUNT_DIR_VAR, dir.path())
-        .env(PROXY_URL_VAR, closed_proxy_url().unwrap())
-        .env(REFRESH_SECS_VAR, "1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let stderr = std::thread::spawn(move || {
-        let mut text = String::new();
-        BufReader::new(stderr).read_to_string(&mut text).unwrap();
-        text
-    });
+    let mut env: Vec<(String, OsString)> = kubelet_vars(&server.host(), server.port())
+        .into_iter()
+        .map(|(name, value)| (name, value.into()))
+        .collect();
+    env.push((SERVICEACCOUNT_DIR_VAR.to_owned(), dir.path().into()));
+    env.push((REFRESH_SECS_VAR.to_owned(), "1".into()));
 
     // Each step happens after the poller has shown enough progress (its own output is the
     // readiness signal): the CA re-read period is 1 s, 50 lines are at least 1 s.
-    let mut lines = Vec::new();
-    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
-        let line = line.unwrap();
-        lines.push(line);
-        match lines.len() {
+    let (lines, stderr, ok) = run_poll(&env, 150, 20, |n| {
+        match n {
             // The kubelet rotates the token; the old one is revoked at once.
             10 => {
                 server.add_token("rotated", ROTATED);
@@ -84,9 +71,7 @@ fn poll_survives_token_rotation_with_revocation_and_ca_rotation() {
             130 => server.rotate_serving_certificate(&new_ca).unwrap(),
             _ => {}
         }
-    }
-    let status = child.wait().unwrap();
-    let stderr = stderr.join().unwrap();
+    });
 
     assert_eq!(lines.len(), 150, "stderr:\n{stderr}");
     for (i, line) in lines.iter().enumerate() {
@@ -96,7 +81,7 @@ fn poll_survives_token_rotation_with_revocation_and_ca_rotation() {
         assert_eq!(fields[1], "200", "line {line:?}\nstderr:\n{stderr}");
         fields[2].parse::<u64>().expect("milliseconds");
     }
-    assert!(status.success(), "exit {status:?}\nstderr:\n{stderr}");
+    assert!(ok, "stderr:\n{stderr}");
 
     // The rotation really happened: the revoked token met one 401, later requests carried
     // the new one, and the server saw a certificate from the new CA in use.
@@ -135,11 +120,12 @@ fn bad_arguments_exit_2_and_a_failed_start_exits_1_without_lines() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("no credential source applies"));
 }
 
-/// Runs the poller for `count` requests `interval_ms` apart against the kubeconfig at
-/// `kubeconfig`, calling `step` with each line as it is printed; returns the lines, stderr and
-/// whether it exited 0.
-fn poll_kubeconfig(
-    kubeconfig: &std::path::Path,
+/// Runs the poller for `count` requests of `/api`, `interval_ms` apart, with exactly `env` (and
+/// the proxy pinned to a closed port), calling `step` with the number of lines printed so far
+/// as each line comes (the poller's output is the readiness signal); returns the lines, stderr
+/// and whether it exited 0.
+fn run_poll(
+    env: &[(String, OsString)],
     count: usize,
     interval_ms: u64,
     mut step: impl FnMut(usize),
@@ -147,7 +133,7 @@ fn poll_kubeconfig(
     let mut child = Command::new(poll_binary())
         .args(["/api", &interval_ms.to_string(), &count.to_string()])
         .env_clear()
-        .env(kubecred_kubeconfig::KUBECONFIG_VAR, kubeconfig)
+        .envs(env.iter().map(|(name, value)| (name, value)))
         .env(PROXY_URL_VAR, closed_proxy_url().unwrap())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -166,6 +152,20 @@ fn poll_kubeconfig(
     }
     let status = child.wait().unwrap();
     (lines, stderr.join().unwrap(), status.success())
+}
+
+/// [`run_poll`] through the kubeconfig at `kubeconfig` (`KUBECONFIG`).
+fn poll_kubeconfig(
+    kubeconfig: &std::path::Path,
+    count: usize,
+    interval_ms: u64,
+    step: impl FnMut(usize),
+) -> (Vec<String>, String, bool) {
+    let env = [(
+        kubecred_kubeconfig::KUBECONFIG_VAR.to_owned(),
+        kubeconfig.as_os_str().to_owned(),
+    )];
+    run_poll(&env, count, interval_ms, step)
 }
 
 #[track_caller]
