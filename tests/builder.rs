@@ -430,3 +430,28 @@ async fn two_sources_of_one_name_are_named_together_one_given_twice_keeps_its_na
         .unwrap();
     assert_eq!(client.source_name(), "x");
 }
+
+#[tokio::test]
+async fn an_expired_token_is_chosen_with_a_warning() {
+    // {"alg":"RS256"} . {"exp":1000000000}: 2001-09-09T01:46:40Z.
+    let jwt = "eyJhbGciOiJSUzI1NiJ9.eyJleHAiOjEwMDAwMDAwMDB9.sig";
+    let env = Arc::new(MapEnvironment::new([
+        ("KUBE_HOST", "https://127.0.0.1:1"),
+        ("KUBE_INSECURE", "true"),
+        ("KUBE_TOKEN", jwt),
+    ]));
+    let report = Client::builder()
+        .environment(env)
+        .sources([SourceName::Env])
+        .explain()
+        .await;
+    assert_eq!(report.chosen().unwrap().name, "env");
+    assert!(
+        report
+            .warnings
+            .iter()
+            .any(|w| w.contains("expired at 2001-09-09T01:46:40Z")),
+        "{:?}",
+        report.warnings
+    );
+}

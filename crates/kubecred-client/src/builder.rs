@@ -46,7 +46,7 @@ impl Common {
     async fn explain(&self, entries: Result<Vec<Entry>, Error>) -> Explanation {
         match entries {
             Ok(entries) => {
-                resolve::resolve(entries, Until::End, self.timeouts)
+                resolve::resolve(entries, Until::End, self.timeouts, &*self.clock)
                     .await
                     .report
             }
@@ -56,7 +56,7 @@ impl Common {
 
     /// The client of the first entry that applies, evaluating none after it.
     async fn build(self, entries: Vec<Entry>) -> Result<Client, Error> {
-        resolve::resolve(entries, Until::Chosen, self.timeouts)
+        resolve::resolve(entries, Until::Chosen, self.timeouts, &*self.clock)
             .await
             .into_client(self.clock, self.timeouts)
     }

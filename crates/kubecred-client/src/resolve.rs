@@ -158,7 +158,15 @@ impl Resolution {
 }
 
 /// Evaluates `entries` in order, as far as `until` says.
-pub(crate) async fn resolve(entries: Vec<Entry>, until: Until, timeouts: Timeouts) -> Resolution {
+///
+/// `clock` tells whether the chosen credentials have already expired (a warning of the
+/// report).
+pub(crate) async fn resolve(
+    entries: Vec<Entry>,
+    until: Until,
+    timeouts: Timeouts,
+    clock: &dyn kubecred_core::Clock,
+) -> Resolution {
     let mut report = Explanation::empty();
     let mut decision = None;
     for entry in entries {
@@ -193,6 +201,13 @@ pub(crate) async fn resolve(entries: Vec<Entry>, until: Until, timeouts: Timeout
                         .as_ref()
                         .map(|c| CredentialReport::new(c.kind(), expires_at));
                     report.deferred_credential = evaluated.deferred.clone();
+                    if let Some(at) = expires_at.filter(|at| *at <= clock.now()) {
+                        report.warnings.push(format!(
+                            "the credential expired at {}: the API server will refuse it",
+                            crate::explain::rfc3339(at)
+                                .unwrap_or_else(|| "a time before 1970".to_owned())
+                        ));
+                    }
                     if expires_at.is_some_and(|t| crate::explain::rfc3339(t).is_none()) {
                         report.warnings.push(
                             "the credential's expiry is outside the years 1970 to 9999 and cannot be shown"
