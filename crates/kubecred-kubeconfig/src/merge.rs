@@ -58,8 +58,21 @@ impl Merged {
         if self.contexts.is_empty() {
             return "none is defined".to_owned();
         }
-        let names: Vec<&str> = self.contexts.keys().map(String::as_str).collect();
-        format!("contexts defined: {}", names.join(", "))
+        // Bounded and escaped: a kubeconfig may hold thousands of contexts, or names made to
+        // look like another line of output.
+        const LISTED: usize = 20;
+        let names: Vec<String> = self
+            .contexts
+            .keys()
+            .take(LISTED)
+            .map(|name| kubecred_core::Shown::text(name).to_string())
+            .collect();
+        let more = self.contexts.len().saturating_sub(LISTED);
+        if more == 0 {
+            format!("contexts defined: {}", names.join(", "))
+        } else {
+            format!("contexts defined: {}, and {more} more", names.join(", "))
+        }
     }
 }
 

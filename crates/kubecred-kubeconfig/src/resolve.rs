@@ -185,7 +185,7 @@ fn endpoint(
     let invalid = |problem: String| SourceError::InvalidFile {
         what: "kubeconfig",
         path: file.clone(),
-        problem: format!("cluster \"{name}\" {problem}"),
+        problem: format!("cluster \"{}\" {problem}", kubecred_core::Shown::text(name)),
     };
     let server = c
         .server
@@ -198,6 +198,19 @@ fn endpoint(
     if !matches!(url.scheme(), "https" | "http") || url.host().is_none() {
         return Err(invalid(
             "has a server that is not an https:// (or http://) URL with a host".to_owned(),
+        ));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        // It would travel in every message and log that names the URL: credentials belong in
+        // the user (as the env source refuses them in KUBE_HOST).
+        return Err(invalid(
+            "has a server URL that carries a user name or password (put credentials in the user)"
+                .to_owned(),
+        ));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(invalid(
+            "has a server URL with a query or a fragment, which requests cannot keep".to_owned(),
         ));
     }
     let ca_file = c.certificate_authority.as_deref().filter(|p| !p.is_empty());
@@ -318,12 +331,15 @@ fn impersonate(
     let u = &user.value;
     let impersonated = u.impersonate.as_deref().filter(|s| !s.is_empty());
     let Some(impersonated) = impersonated else {
-        if !u.impersonate_groups.is_empty() || !u.impersonate_user_extra.is_empty() {
+        let uid = u.impersonate_uid.as_deref().is_some_and(|s| !s.is_empty());
+        if uid || !u.impersonate_groups.is_empty() || !u.impersonate_user_extra.is_empty() {
+            // client-go: "requesting uid, groups or user-extra for … without impersonating a user".
             return Err(SourceError::InvalidFile {
                 what: "kubeconfig",
                 path: user.file.clone(),
                 problem: format!(
-                    "user \"{name}\" asks for as-groups or as-user-extra without impersonating a user (as)"
+                    "user \"{}\" asks for as-uid, as-groups or as-user-extra without impersonating a user (as)",
+                    kubecred_core::Shown::text(name)
                 ),
             });
         }

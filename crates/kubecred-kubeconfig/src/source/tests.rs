@@ -701,3 +701,58 @@ async fn fifty_contexts_parse() {
         "token-7"
     );
 }
+
+#[tokio::test]
+async fn a_server_url_with_a_password_or_a_query_is_failed_without_showing_it() {
+    let dir = Dir::new();
+    for (file, server, problem) in [
+        (
+            "pw",
+            "https://user:SRVPW-canary@api.example.test",
+            "user name or password",
+        ),
+        (
+            "q",
+            "https://api.example.test/prefix?x=1",
+            "query or a fragment",
+        ),
+    ] {
+        let text = format!("clusters:\n- name: c\n  cluster: {{server: '{server}'}}\ncontexts:\n- name: x\n  context: {{cluster: c}}\ncurrent-context: x\n");
+        let path = dir.write(file, &text);
+        let message = endpoint_err(&source_for(&path)).await;
+        assert!(message.contains(problem), "{message}");
+        assert!(!message.contains("SRVPW-canary"), "{message}");
+    }
+}
+
+#[tokio::test]
+async fn impersonation_details_without_a_user_to_impersonate_are_failed() {
+    let dir = Dir::new();
+    let path = dir.write("uid", &config("", "    token: t\n    as-uid: '1234'\n"));
+    let message = endpoint_err(&source_for(&path)).await;
+    assert!(
+        message.contains("as-uid, as-groups or as-user-extra without impersonating a user"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_context_lists_twenty_contexts_escaped_and_counts_the_rest() {
+    let dir = Dir::new();
+    let mut text =
+        String::from("clusters:\n- name: c\n  cluster: {server: 'https://x.test'}\ncontexts:\n");
+    for i in 0..100 {
+        text.push_str(&format!("- name: ctx-{i:03}\n  context: {{cluster: c}}\n"));
+    }
+    text.push_str("- name: \"zz\\nerror: everything is fine\"\n  context: {cluster: c}\n");
+    let path = dir.write("many", &text);
+    let source = KubeconfigSource::builder()
+        .environment(Arc::new(MapEnvironment::default()))
+        .path(&path)
+        .context("nope")
+        .build();
+    let message = endpoint_err(&source).await;
+    assert!(message.len() < 1024, "{} bytes", message.len());
+    assert!(message.ends_with("and 81 more"), "{message}");
+    assert!(!message.contains('\n'), "{message}");
+}
