@@ -218,10 +218,10 @@ fn endpoint(
         .certificate_authority_data
         .as_deref()
         .filter(|d| !d.trim().is_empty());
-    let conflict = |first: &str, second: &str, problem: &str| SourceError::Conflict {
-        first: format!("{first} of cluster \"{name}\" ({})", file.display()),
-        second: second.to_owned(),
-        problem: problem.to_owned(),
+    // Settings of a file, not variables: an `InvalidFile` (explain lists the file), never a
+    // `Conflict`, whose names `explain` would list as variables.
+    let conflict = |first: &str, second: &str, problem: &str| {
+        invalid(format!("sets both {first} and {second}: {problem}"))
     };
     if c.insecure_skip_tls_verify && (ca_file.is_some() || ca_data.is_some()) {
         let which = if ca_file.is_some() {
