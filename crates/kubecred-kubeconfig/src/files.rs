@@ -79,8 +79,18 @@ pub(crate) fn select(
             Err(e) => Err(from_setting(path, origin, &format!("cannot be read ({e})"))),
         };
     }
-    if let Some(list) = env.path_var(KUBECONFIG_VAR)? {
-        return from_variable(list.as_os_str());
+    // A list, so not held to one path's PATH_MAX: to the variables' 1 MiB. Blank is unset.
+    if let Some(list) = env
+        .raw_var_os(KUBECONFIG_VAR)
+        .filter(|list| !list.as_bytes().iter().all(u8::is_ascii_whitespace))
+    {
+        if list.len() > kubecred_core::MAX_VARIABLE_BYTES {
+            return Err(SourceError::InvalidVariable {
+                variable: KUBECONFIG_VAR.to_owned(),
+                problem: "is longer than 1 MiB".to_owned(),
+            });
+        }
+        return from_variable(&list);
     }
     let Some(home) = env.path_var(HOME_VAR)? else {
         return Err(SourceError::not_applicable(format!(
@@ -134,8 +144,23 @@ fn from_variable(list: &OsStr) -> Result<Selection, SourceError> {
             Err(e) => return Err(SourceError::from_io("kubeconfig", path, e)),
         }
     }
+    if named.is_empty() {
+        return Err(SourceError::InvalidVariable {
+            variable: KUBECONFIG_VAR.to_owned(),
+            problem: "holds only separators and blanks, no file".to_owned(),
+        });
+    }
     if files.is_empty() {
-        let shown: Vec<String> = named.iter().map(|p| p.display().to_string()).collect();
+        // Bounded: a list may be long, and its entries are shown escaped.
+        const LISTED: usize = 10;
+        let mut shown: Vec<String> = named
+            .iter()
+            .take(LISTED)
+            .map(|p| kubecred_core::Shown::path(p).to_string())
+            .collect();
+        if named.len() > LISTED {
+            shown.push(format!("and {} more", named.len() - LISTED));
+        }
         return Err(SourceError::InvalidVariable {
             variable: KUBECONFIG_VAR.to_owned(),
             problem: format!(
@@ -165,6 +190,22 @@ mod tests {
 
     fn env(vars: &[(&str, &str)]) -> MapEnvironment {
         MapEnvironment::new(vars.iter().copied())
+    }
+
+    #[test]
+    fn a_list_of_separators_or_of_many_missing_files_is_failed_with_a_short_message() {
+        let err = select(None, &env(&[(KUBECONFIG_VAR, ": :")])).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "environment variable KUBECONFIG holds only separators and blanks, no file"
+        );
+        let many: Vec<String> = (0..500).map(|i| format!("/nonexistent/k{i}")).collect();
+        let err = select(None, &env(&[(KUBECONFIG_VAR, &many.join(":"))])).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.len() < 400 && text.ends_with("and 490 more)"),
+            "{text}"
+        );
     }
 
     #[test]
