@@ -84,8 +84,9 @@ impl Entry for Context {
     const KIND: &'static str = "context";
 }
 
-/// A cluster: where the API server is and how to trust it.
-#[derive(Debug, Default, Clone, Deserialize)]
+/// A cluster: where the API server is and how to trust it. `Debug` redacts the proxy URL's
+/// password.
+#[derive(Default, Clone, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub(crate) struct Cluster {
     pub(crate) server: Option<String>,
@@ -99,6 +100,35 @@ pub(crate) struct Cluster {
     pub(crate) disable_compression: bool,
     #[serde(default, deserialize_with = "null_is_empty")]
     pub(crate) extensions: Vec<NamedExtension>,
+}
+
+impl std::fmt::Debug for Cluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cluster")
+            .field(
+                "server",
+                &self
+                    .server
+                    .as_deref()
+                    .map(kubecred_core::RedactedUrl::unparsed),
+            )
+            .field("tls_server_name", &self.tls_server_name)
+            .field("insecure_skip_tls_verify", &self.insecure_skip_tls_verify)
+            .field("certificate_authority", &self.certificate_authority)
+            .field(
+                "certificate_authority_data",
+                &self.certificate_authority_data.is_some(),
+            )
+            .field(
+                "proxy_url",
+                &self
+                    .proxy_url
+                    .as_deref()
+                    .map(kubecred_core::RedactedUrl::unparsed),
+            )
+            .field("disable_compression", &self.disable_compression)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A cluster's extension (`client.authentication.k8s.io/exec` is handed to exec plugins).

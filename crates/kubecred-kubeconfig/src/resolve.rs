@@ -32,8 +32,9 @@ pub(crate) struct Resolved {
     pub(crate) proxy_variables: Vec<String>,
 }
 
-/// What an exec plugin's `KUBERNETES_EXEC_INFO` may carry about the cluster.
-#[derive(Debug, Clone, Default)]
+/// What an exec plugin's `KUBERNETES_EXEC_INFO` may carry about the cluster. `Debug`
+/// redacts the proxy URL's password.
+#[derive(Clone, Default)]
 pub(crate) struct ClusterFacts {
     pub(crate) server: String,
     pub(crate) tls_server_name: Option<String>,
@@ -45,6 +46,25 @@ pub(crate) struct ClusterFacts {
     pub(crate) disable_compression: bool,
     /// The `client.authentication.k8s.io/exec` extension.
     pub(crate) exec_config: Option<serde_json::Value>,
+}
+
+impl std::fmt::Debug for ClusterFacts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClusterFacts")
+            .field("server", &self.server)
+            .field("tls_server_name", &self.tls_server_name)
+            .field("insecure_skip_tls_verify", &self.insecure_skip_tls_verify)
+            .field(
+                "certificate_authority_data",
+                &self.certificate_authority_data.is_some(),
+            )
+            .field(
+                "proxy_url",
+                &self.proxy_url.as_deref().map(RedactedUrl::unparsed),
+            )
+            .field("disable_compression", &self.disable_compression)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The name of the cluster extension handed to exec plugins as `spec.cluster.config`.
