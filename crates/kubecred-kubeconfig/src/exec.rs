@@ -11,7 +11,8 @@
 //! - a run gets `args`, the process environment with `env` on top, and
 //!   `KUBERNETES_EXEC_INFO` (the `ExecCredential` request, with `spec.cluster` only for
 //!   `provideClusterInfo: true`); stdin only when interactive; stderr passed through (its
-//!   prompts are the user's); stdout parsed and never echoed; killed after the exec timeout;
+//!   prompts are the user's); stdout parsed and never echoed; killed after the exec timeout,
+//!   a non-interactive run with its whole process group (what it started dies with it);
 //! - one run serves every caller until 10 s before its `expirationTimestamp` (never due
 //!   without one); exactly one run when many callers find it due; a failed re-run keeps a
 //!   credential that has not expired, warns, and is retried no sooner than 2 s later; a `401`
@@ -48,8 +49,9 @@ pub(crate) const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(2);
 pub(crate) struct ExecConfig {
     /// `apiVersion`: `client.authentication.k8s.io/v1` or `v1beta1` (anything else fails).
     pub api_version: String,
-    /// `command`: a name looked up on `PATH`, or (containing a `/`) a path, relative to
-    /// `base_dir` unless absolute.
+    /// `command`, as the kubeconfig names it: a name looked up on `PATH`, or (containing a
+    /// `/`) a path, relative to `base_dir` unless absolute (joined once, when the program is
+    /// found).
     pub command: String,
     /// `args`, in order.
     pub args: Vec<String>,
@@ -63,7 +65,8 @@ pub(crate) struct ExecConfig {
     /// `interactiveMode`: `Never`, `IfAvailable` or `Always`; required for `v1`, defaults to
     /// `IfAvailable` for `v1beta1`.
     pub interactive_mode: Option<String>,
-    /// The directory of the kubeconfig file that defined the user (for a relative command).
+    /// The directory of the kubeconfig file that defined the user (for a relative command);
+    /// itself relative to the current directory when the kubeconfig's path was.
     pub base_dir: PathBuf,
 }
 
@@ -142,8 +145,8 @@ pub(crate) struct ExecSettings {
 /// wait, and serves the result lock-free in between. See the module's documentation for the
 /// lifecycle.
 ///
-/// Cancelling a call that is running the plugin (dropping its future) kills the plugin; the
-/// next caller runs it again.
+/// Cancelling a call that is running the plugin (dropping its future) kills the plugin (and
+/// its process group, when not interactive); the next caller runs it again.
 pub(crate) struct ExecCredentials {
     plugin: run::Plugin,
     clock: Arc<dyn Clock>,

@@ -4,8 +4,10 @@
 //!   that defines it wins; `current-context` comes from the first file that sets it
 //!   (`current-context: ""` is unset).
 //! - Paths in a file (`certificate-authority`, `client-certificate`, `client-key`,
-//!   `tokenFile`, an exec `command` containing a `/`) are relative to that file's directory
-//!   (client-go's `ResolvePaths`).
+//!   `tokenFile`) are relative to that file's directory (client-go's `ResolvePaths`), and
+//!   rewritten here. An exec `command` containing a `/` is relative to it too, but kept as
+//!   the kubeconfig names it (for `explain` and messages): the exec module joins it to
+//!   [`Defined::dir`], once, when it looks the program up.
 //! - A name defined twice in one file is *failed*, naming the file, the kind and the name
 //!   (client-go refuses it too, quoting the whole list, secrets included: kubecred quotes
 //!   nothing).
@@ -94,11 +96,6 @@ pub(crate) fn merge(parsed: Vec<(PathBuf, Kubeconfig)>) -> Result<Merged, Source
             resolve(&dir, &mut u.client_certificate);
             resolve(&dir, &mut u.client_key);
             resolve(&dir, &mut u.token_file);
-            if let Some(exec) = &mut u.exec {
-                if exec.command.contains('/') && Path::new(&exec.command).is_relative() {
-                    exec.command = dir.join(&exec.command).to_string_lossy().into_owned();
-                }
-            }
             u
         })?;
         add(&mut merged.contexts, &file, config.contexts, |c| c)?;
@@ -213,7 +210,8 @@ mod tests {
         assert_eq!(user.token_file.as_deref(), Some("/one/tokens/t"));
         assert_eq!(user.client_certificate.as_deref(), Some("/abs/c.crt"));
         assert_eq!(user.client_key.as_deref(), Some("/one/k.key"));
-        assert_eq!(user.exec.as_ref().unwrap().command, "/one/./bin/plugin");
+        // The exec command stays as the file names it: exec joins it to `dir()`, once.
+        assert_eq!(user.exec.as_ref().unwrap().command, "./bin/plugin");
         assert_eq!(m.users["u"].dir(), PathBuf::from("/one"));
     }
 

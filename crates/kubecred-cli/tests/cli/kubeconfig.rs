@@ -623,6 +623,49 @@ fn explain_does_not_run_the_plugin() {
 }
 
 #[test]
+fn a_relative_command_in_a_kubeconfig_named_by_a_relative_path_is_joined_once() {
+    // `cd laptop && kubecred get /api --kubeconfig ex/config`, with `command: ./plugin`
+    // beside it (as kubectl does: ./plugin against ex/, once).
+    let laptop = Laptop::new();
+    let plugin = plugin(EXEC_API_V1);
+    let user = User::new("laptop").exec(Exec::plugin(&plugin).command("./plugin"));
+    let file = laptop.write("ex/config", &Kubeconfig::for_server(&laptop.server, user));
+    std::os::unix::fs::symlink(plugin.command(), file.with_file_name("plugin")).unwrap();
+    let run = |args: &[&str]| {
+        let mut env = laptop.env.clone();
+        env.push(var(
+            "KUBECRED_PROXY_URL",
+            &format!("http://127.0.0.1:{}", closed_port()),
+        ));
+        let output = Command::new(env!("CARGO_BIN_EXE_kubecred"))
+            .args(args)
+            .args(["--kubeconfig", "ex/config"])
+            .current_dir(laptop.dir.path())
+            .env_clear()
+            .envs(env)
+            .output()
+            .expect("the kubecred binary runs");
+        Run {
+            args: args.iter().map(|a| (*a).to_owned()).collect(),
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    };
+    run(&["get", "/api"]).assert_success_body();
+    assert_eq!(plugin.runs(), 1);
+    assert_eq!(laptop.take_authentications(), [token("plugin")]);
+    // explain names the command as the kubeconfig does.
+    let explained = run(&["explain"]);
+    explained.assert_code(0);
+    assert!(
+        explained.stdout.contains("exec: ./plugin"),
+        "{explained:#?}"
+    );
+    assert!(!explained.stdout.contains(PLUGIN_TOKEN));
+}
+
+#[test]
 fn a_plugin_not_found_prints_its_install_hint() {
     let laptop = Laptop::new();
     let missing = laptop.dir.path().join("bin/no-such-plugin");

@@ -124,8 +124,11 @@ impl Plugin {
     ///
     /// The plugin gets `args`, the process environment with `env` and `KUBERNETES_EXEC_INFO`
     /// on top, stdin only when interactive (else `/dev/null`), this process's stderr; its
-    /// stdout is read (at most 1 MiB) into a buffer that is zeroed afterwards. Dropping the
-    /// future kills the plugin.
+    /// stdout is read (at most 1 MiB) into a buffer that is zeroed afterwards. A timeout, too
+    /// much output, or dropping the future kills it; a non-interactive run is in a process
+    /// group of its own, and the whole group is killed, with every process it started (a
+    /// `sleep`, a helper) still in it. (An interactive run stays in the terminal's group,
+    /// which it needs to read the terminal: only the plugin itself is killed.)
     ///
     /// # Errors
     ///
@@ -147,9 +150,17 @@ impl Plugin {
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .kill_on_drop(true);
+        if !self.interactive {
+            // Not for an interactive run: a process outside the terminal's foreground group
+            // is stopped (SIGTTIN) when it reads its stdin, the terminal.
+            command.process_group(0);
+        }
         let mut child = command
             .spawn()
             .map_err(|e| fail(format!("could not be started: {e}")))?;
+        // Declared after `child`, so dropped before it: the group is killed while the plugin
+        // is not yet reaped, so its id cannot have been reused.
+        let mut group = GroupKill::new(child.id().filter(|_| !self.interactive));
         let mut stdout = child.stdout.take().ok_or_else(|| {
             fail("could not be started: its stdout could not be captured".to_owned())
         })?;
@@ -167,16 +178,24 @@ impl Plugin {
         let outcome = tokio::time::timeout(self.timeout, run).await;
         drop(stdout);
         let (read, status) = match outcome {
-            Ok(Some(done)) => done,
+            Ok(Some(done)) => {
+                // It exited on its own: what it left running is its own business, as with
+                // kubectl.
+                group.disarm();
+                done
+            }
             Ok(None) => {
+                group.kill();
                 let _ = child.kill().await;
                 return Err(fail("printed more than 1 MiB on stdout".to_owned()));
             }
             Err(_elapsed) => {
-                // SIGKILL, then reap it, so that no process is left behind.
+                // SIGKILL to the whole group, then reap the plugin, so that no process is
+                // left behind.
+                group.kill();
                 let _ = child.kill().await;
                 return Err(fail(format!(
-                    "ran longer than the exec timeout of {} and was killed (KubeconfigSourceBuilder::exec_timeout or ClientBuilder::exec_timeout changes it)",
+                    "ran longer than the exec timeout of {} and was killed (--exec-timeout on the CLI, ClientBuilder::exec_timeout in code)",
                     humantime::format_duration(self.timeout)
                 )));
             }
@@ -197,6 +216,47 @@ impl Plugin {
     }
 }
 
+/// Kills a plugin's process group (SIGKILL) when told to, or when dropped armed: a plugin
+/// run that is cancelled leaves no process of its group behind.
+struct GroupKill {
+    /// The group's id (the plugin's pid, as it leads its group); `None` once disarmed.
+    group: Option<rustix::process::Pid>,
+}
+
+impl GroupKill {
+    /// Armed for the group led by `pid` (`None`, the child already reaped: nothing to kill).
+    fn new(pid: Option<u32>) -> Self {
+        let group = pid
+            .and_then(|pid| i32::try_from(pid).ok())
+            .and_then(rustix::process::Pid::from_raw);
+        Self { group }
+    }
+
+    /// Kills the group now (a group already gone is fine), and disarms.
+    fn kill(&mut self) {
+        if let Some(group) = self.group.take() {
+            if let Err(e) =
+                rustix::process::kill_process_group(group, rustix::process::Signal::KILL)
+            {
+                if e != rustix::io::Errno::SRCH {
+                    tracing::debug!(error = %e, "could not kill the exec plugin's process group");
+                }
+            }
+        }
+    }
+
+    /// The plugin finished: nothing is killed on drop.
+    fn disarm(&mut self) {
+        self.group = None;
+    }
+}
+
+impl Drop for GroupKill {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
 /// client-go's `interactiveMode`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum InteractiveMode {
@@ -206,7 +266,8 @@ enum InteractiveMode {
 }
 
 /// The program `command` names: with a `/`, a path (relative ones against `base_dir`, the
-/// kubeconfig's directory) that must exist; without one, the first executable file of that
+/// kubeconfig's directory, joined once), made absolute against the current directory (so
+/// that a relative kubeconfig path keeps working if the directory changes), that must exist; without one, the first executable file of that
 /// name in a directory of `PATH` (read through `env`; relative and empty entries are skipped,
 /// as Go's `exec.LookPath` refuses results relative to the current directory).
 ///
@@ -215,7 +276,8 @@ enum InteractiveMode {
 /// What is wrong, as a sentence fragment after the command's name.
 fn find_program(command: &str, base_dir: &Path, env: &dyn Environment) -> Result<PathBuf, String> {
     if command.contains('/') {
-        let path = base_dir.join(command);
+        let joined = base_dir.join(command);
+        let path = std::path::absolute(&joined).unwrap_or(joined);
         return if path.is_file() {
             Ok(path)
         } else {

@@ -182,6 +182,52 @@ async fn a_relative_command_is_resolved_against_the_kubeconfig_directory() {
     );
 }
 
+/// `to`, relative to the current directory (`../..` up to `/`, then `to` without its root),
+/// so that a test gets a relative path without changing the process's directory.
+fn relative_to_cwd(to: &Path) -> std::path::PathBuf {
+    let cwd = std::env::current_dir().unwrap();
+    let mut relative = std::path::PathBuf::new();
+    for _ in cwd.components().skip(1) {
+        relative.push("..");
+    }
+    relative.join(to.strip_prefix("/").unwrap())
+}
+
+#[tokio::test]
+async fn a_relative_command_under_a_relative_kubeconfig_directory_is_joined_once() {
+    // `kubecred --kubeconfig ex/config` with `command: ./bin/plugin`: base_dir is relative.
+    let plugin = ExecPlugin::new(CANARY).unwrap();
+    let clock = ManualClock::new(start());
+    let base_dir = relative_to_cwd(plugin.dir());
+    assert!(base_dir.is_relative());
+    let mut config = config(&plugin);
+    config.command = format!("./bin/{EXEC_PLUGIN_NAME}");
+    config.base_dir = base_dir.clone();
+    let exec = ExecCredentials::new(config, None, settings(&clock)).unwrap();
+    assert_eq!(exec.command(), format!("./bin/{EXEC_PLUGIN_NAME}"));
+    assert!(
+        exec.plugin.program.is_absolute(),
+        "{:?}",
+        exec.plugin.program
+    );
+    assert_eq!(token(&exec.credentials().await.unwrap()), CANARY);
+    assert_eq!(plugin.runs(), 1);
+
+    // Not found: the one joined path is named, never the directory twice.
+    let mut config = super::tests::config(&plugin);
+    config.command = "./missing".to_owned();
+    config.base_dir = base_dir.clone();
+    let text = new_error(config, settings(&clock));
+    let expected = std::path::absolute(base_dir.join("./missing")).unwrap();
+    assert!(
+        text.contains(&format!(
+            "exec plugin ./missing was not found: {} is not a file",
+            expected.display()
+        )),
+        "{text}"
+    );
+}
+
 #[tokio::test]
 async fn a_bare_command_is_looked_up_on_path_through_the_environment() {
     let plugin = ExecPlugin::new(CANARY).unwrap();
@@ -382,7 +428,7 @@ async fn a_hung_plugin_is_killed_at_the_timeout_and_gone() {
     );
     assert!(
         text.contains("ran longer than the exec timeout of 500ms and was killed")
-            && text.contains("exec_timeout"),
+            && text.contains("(--exec-timeout on the CLI, ClientBuilder::exec_timeout in code)"),
         "{text}"
     );
     let pid = plugin.run_records()[0]
@@ -391,6 +437,99 @@ async fn a_hung_plugin_is_killed_at_the_timeout_and_gone() {
     assert!(
         !Path::new(&format!("/proc/{pid}")).exists(),
         "the plugin's process {pid} is still there"
+    );
+}
+
+/// The processes whose process group is `group`, and are not zombies, from `/proc/*/stat`.
+fn live_members_of_group(group: u32) -> Vec<u32> {
+    let mut members = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().filter_map(Result::ok) {
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // `pid (comm) state ppid pgrp ...`; comm may hold spaces and parentheses.
+        let Some((head, tail)) = stat.rsplit_once(')') else {
+            continue;
+        };
+        let fields: Vec<&str> = tail.split_whitespace().collect();
+        if fields.len() > 2 && fields[0] != "Z" && fields[2] == group.to_string() {
+            members.extend(head.split(' ').next().and_then(|p| p.parse::<u32>().ok()));
+        }
+    }
+    members
+}
+
+#[tokio::test]
+async fn a_hung_plugins_children_are_killed_with_it() {
+    // A plugin that starts a background child and waits for it (ExecPlugin's script cannot).
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("plugin");
+    let child_file = dir.path().join("child");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nsleep 37 &\necho $$ $! > '{}.new' && mv '{}.new' '{}'\nwait\n",
+            child_file.display(),
+            child_file.display(),
+            child_file.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let clock = ManualClock::new(start());
+    let mut settings = settings(&clock);
+    settings.timeout = Duration::from_secs(2);
+    let mut config = ExecConfig {
+        command: script.display().to_string(),
+        base_dir: dir.path().to_owned(),
+        ..config(&ExecPlugin::new(CANARY).unwrap())
+    };
+    config.interactive_mode = Some("Never".to_owned());
+    let exec = ExecCredentials::new(config, None, settings).unwrap();
+    let text = run_error(&exec).await;
+    assert!(text.contains("and was killed"), "{text}");
+    let pids: Vec<u32> = std::fs::read_to_string(&child_file)
+        .expect("the plugin started its child within the timeout")
+        .split_whitespace()
+        .map(|p| p.parse().unwrap())
+        .collect();
+    let [plugin_pid, child] = pids[..] else {
+        panic!("{pids:?}")
+    };
+    // The plugin led its own group; nothing of it is left (a killed orphan may linger as a
+    // zombie until init reaps it: dead, not counted).
+    assert_eq!(live_members_of_group(plugin_pid), Vec::<u32>::new());
+    assert!(
+        !live_members_of_group(plugin_pid).contains(&child)
+            && std::fs::read_to_string(format!("/proc/{child}/stat")).map_or(true, |stat| stat
+                .rsplit_once(')')
+                .is_some_and(|(_, t)| t.trim_start().starts_with('Z'))),
+        "the plugin's child {child} survived"
+    );
+}
+
+#[tokio::test]
+async fn deeply_nested_plugin_output_is_refused_before_it_is_decoded() {
+    let plugin = ExecPlugin::new(CANARY).unwrap();
+    plugin.set_output(&format!(
+        "apiVersion: v1\nstatus: {}\n",
+        "[".repeat(200_000)
+    ));
+    let clock = ManualClock::new(start());
+    let started = Instant::now();
+    let text = run_error(&exec(&plugin, &clock)).await;
+    assert!(
+        text.contains("printed output that nests flow collections ([ and {) more than 64 levels deep (at line 2)"),
+        "{text}"
+    );
+    // A hang guard only.
+    assert!(started.elapsed() < Duration::from_secs(20));
+    // JSON too.
+    plugin.set_output(&format!("{{\"a\": {}", "{\"a\": ".repeat(100_000)));
+    let text = run_error(&exec(&plugin, &clock)).await;
+    assert!(
+        text.contains("more than 64 levels deep (at line 1)"),
+        "{text}"
     );
 }
 

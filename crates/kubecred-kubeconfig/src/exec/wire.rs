@@ -94,7 +94,8 @@ impl Secret {
 /// # Errors
 ///
 /// A [`Failure`] naming the plugin's `command` and what is wrong: output that does not
-/// decode (with line and column, never quoting it), another `apiVersion` (naming both) or
+/// decode (with line and column, never quoting it) or nests `[`/`{` deeper than
+/// [`MAX_FLOW_NESTING`](crate::parse::MAX_FLOW_NESTING) (refused before it is decoded), another `apiVersion` (naming both) or
 /// `kind`, no `status`, neither a token nor a certificate and key, one of the pair without
 /// the other, an unusable token, certificate or key, a timestamp that is not RFC 3339. No
 /// message quotes a value the plugin printed but its `apiVersion` (bounded and escaped,
@@ -196,6 +197,12 @@ fn decode(stdout: &[u8]) -> Result<Response, String> {
             .unwrap_or_default();
         format!("printed output that is not an ExecCredential in JSON or YAML{at}")
     };
+    if let Err(line) = crate::parse::check_nesting(stdout) {
+        return Err(format!(
+            "printed output that nests flow collections ([ and {{) more than {} levels deep (at line {line})",
+            crate::parse::MAX_FLOW_NESTING
+        ));
+    }
     if stdout[start] == b'{' {
         serde_json::from_slice(stdout).map_err(|e| not_credential(Some((e.line(), e.column()))))
     } else {
