@@ -6,31 +6,7 @@ use std::sync::Arc;
 
 use kubecred_client::{error_chain, Client};
 use kubecred_core::MapEnvironment;
-use kubecred_testing::CertificateAuthority;
-
-/// The base64 body of a PEM block, its lines joined.
-fn pem_body(pem: &str) -> String {
-    pem.lines()
-        .filter(|line| !line.starts_with("-----"))
-        .collect()
-}
-
-/// Panics when `text` quotes any 16 characters of `body`, or lists bytes as decimal numbers
-/// (`[45, 45, 45, …]`: what rustls-pki-types' message does with a whole PEM line).
-fn assert_quotes_nothing_of(text: &str, body: &str) {
-    for window in body.as_bytes().windows(16) {
-        let window = std::str::from_utf8(window).unwrap();
-        assert!(!text.contains(window), "quotes {window:?}: {text}");
-    }
-    let parts: Vec<&str> = text.split(", ").collect();
-    let lists_bytes = parts.windows(3).any(|w| {
-        w[0].ends_with(|c: char| c.is_ascii_digit())
-            && !w[1].is_empty()
-            && w[1].bytes().all(|b| b.is_ascii_digit())
-            && w[2].starts_with(|c: char| c.is_ascii_digit())
-    });
-    assert!(!lists_bytes, "lists bytes: {text}");
-}
+use kubecred_testing::{assert_quotes_nothing_of, pem_body, CertificateAuthority};
 
 /// Everything a person could see of a client built from `vars`: the report as text and
 /// JSON, and `build()`'s error as text, chain and `Debug` (or the client's `Debug`).

@@ -3,7 +3,7 @@
 use super::*;
 use base64::Engine as _;
 use kubecred_core::{ExposeSecret, MapEnvironment};
-use kubecred_testing::CertificateAuthority;
+use kubecred_testing::{assert_quotes_nothing_of, pem_body, CertificateAuthority};
 
 fn source(vars: &[(&str, &str)]) -> EnvSource {
     EnvSource::builder()
@@ -259,30 +259,6 @@ async fn provenance_lists_names_and_file_paths_only() {
     assert_eq!(p.files, [PathBuf::from("/run/token")]);
     assert_eq!(e.namespace(), "team-b");
     assert_eq!(e.proxy().map(Url::as_str), Some("http://proxy.test:3128/"));
-}
-
-/// The base64 body of a PEM block, its lines joined.
-fn pem_body(pem: &str) -> String {
-    pem.lines()
-        .filter(|line| !line.starts_with("-----"))
-        .collect()
-}
-
-/// Panics when `text` quotes any 16 characters of `body` or lists bytes as decimal numbers
-/// (`[45, 45, 45, …]`, what a PEM parser's own message does with a line).
-fn assert_quotes_nothing_of(text: &str, body: &str) {
-    for window in body.as_bytes().windows(16) {
-        let window = std::str::from_utf8(window).unwrap();
-        assert!(!text.contains(window), "quotes {window:?}: {text}");
-    }
-    let parts: Vec<&str> = text.split(", ").collect();
-    let lists_bytes = parts.windows(3).any(|w| {
-        w[0].ends_with(|c: char| c.is_ascii_digit())
-            && !w[1].is_empty()
-            && w[1].bytes().all(|b| b.is_ascii_digit())
-            && w[2].starts_with(|c: char| c.is_ascii_digit())
-    });
-    assert!(!lists_bytes, "lists bytes: {text}");
 }
 
 fn seen(err: &SourceError) -> [String; 4] {

@@ -91,6 +91,7 @@
 //!
 //! - [`LogCapture`] collects what code under test logs through `tracing`, to assert on
 //!   warnings.
+//! - [`assert_quotes_nothing_of`] and [`pem_body`]: that a message quotes nothing of a key.
 //!
 //! TLS uses the `ring` provider only, passed explicitly to every rustls configuration (no
 //! process-wide default is installed). [`ServiceAccountDir`] needs a Unix platform (symlinks).
@@ -103,6 +104,7 @@ mod exec_plugin;
 mod kubeconfig;
 #[cfg(unix)]
 mod kubectl;
+mod leaks;
 mod logs;
 #[cfg(unix)]
 mod pod;
@@ -122,6 +124,7 @@ pub use kubeconfig::{
 };
 #[cfg(unix)]
 pub use kubectl::{KubectlProxy, ProxyListen};
+pub use leaks::{assert_quotes_nothing_of, pem_body};
 pub use logs::LogCapture;
 #[cfg(unix)]
 pub use pod::{
