@@ -87,8 +87,9 @@ impl fmt::Debug for ExecConfig {
 }
 
 /// The cluster of the user's context, for `spec.cluster` of `KUBERNETES_EXEC_INFO` when the
-/// user has `provideClusterInfo: true` (client-go's `clientauthentication.Cluster`).
-#[derive(Clone)]
+/// user has `provideClusterInfo: true` (client-go's `clientauthentication.Cluster`); the
+/// kubeconfig's resolution makes one for every cluster.
+#[derive(Clone, Default)]
 pub(crate) struct ClusterInfo {
     /// `server`: the API server's URL, as the kubeconfig gives it.
     pub server: String,

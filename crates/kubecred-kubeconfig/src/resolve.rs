@@ -14,6 +14,7 @@ use kubecred_core::{
 };
 use url::Url;
 
+use crate::exec::ClusterInfo;
 use crate::merge::{Defined, Merged};
 use crate::model::{Cluster, Context, User};
 
@@ -27,44 +28,9 @@ pub(crate) struct Resolved {
     /// The endpoint, without provenance (the source adds it).
     pub(crate) endpoint: Endpoint,
     /// The cluster's facts an exec plugin may be given (`provideClusterInfo`).
-    pub(crate) cluster_facts: ClusterFacts,
+    pub(crate) cluster_facts: ClusterInfo,
     /// The system proxy variables that decided the proxy (for `explain`).
     pub(crate) proxy_variables: Vec<String>,
-}
-
-/// What an exec plugin's `KUBERNETES_EXEC_INFO` may carry about the cluster. `Debug`
-/// redacts the proxy URL's password.
-#[derive(Clone, Default)]
-pub(crate) struct ClusterFacts {
-    pub(crate) server: String,
-    pub(crate) tls_server_name: Option<String>,
-    pub(crate) insecure_skip_tls_verify: bool,
-    /// Base64 of the PEM bundle, from `certificate-authority-data` or read from
-    /// `certificate-authority` (as client-go does).
-    pub(crate) certificate_authority_data: Option<String>,
-    pub(crate) proxy_url: Option<String>,
-    pub(crate) disable_compression: bool,
-    /// The `client.authentication.k8s.io/exec` extension.
-    pub(crate) exec_config: Option<serde_json::Value>,
-}
-
-impl std::fmt::Debug for ClusterFacts {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ClusterFacts")
-            .field("server", &self.server)
-            .field("tls_server_name", &self.tls_server_name)
-            .field("insecure_skip_tls_verify", &self.insecure_skip_tls_verify)
-            .field(
-                "certificate_authority_data",
-                &self.certificate_authority_data.is_some(),
-            )
-            .field(
-                "proxy_url",
-                &self.proxy_url.as_deref().map(RedactedUrl::unparsed),
-            )
-            .field("disable_compression", &self.disable_compression)
-            .finish_non_exhaustive()
-    }
 }
 
 /// The name of the cluster extension handed to exec plugins as `spec.cluster.config`.
@@ -199,7 +165,7 @@ fn endpoint(
     name: &str,
     cluster: &Defined<Cluster>,
     config: &SourceConfig,
-) -> Result<(Endpoint, ClusterFacts, Vec<String>), SourceError> {
+) -> Result<(Endpoint, ClusterInfo, Vec<String>), SourceError> {
     let file = &cluster.file;
     let c = &cluster.value;
     let invalid = |problem: String| SourceError::InvalidFile {
@@ -263,14 +229,14 @@ fn endpoint(
         ));
     }
     let base64 = base64::engine::general_purpose::STANDARD;
-    let mut facts = ClusterFacts {
+    let mut facts = ClusterInfo {
         server: url.to_string(),
         tls_server_name: c.tls_server_name.clone().filter(|n| !n.is_empty()),
         insecure_skip_tls_verify: c.insecure_skip_tls_verify,
         certificate_authority_data: None,
         proxy_url: c.proxy_url.clone().filter(|p| !p.is_empty()),
         disable_compression: c.disable_compression,
-        exec_config: c
+        config: c
             .extensions
             .iter()
             .find(|e| e.name == EXEC_EXTENSION)

@@ -25,7 +25,6 @@ use secrecy::{ExposeSecret as _, SecretString};
 use crate::exec::{ClusterInfo, ExecConfig, ExecCredentials, ExecSettings};
 use crate::merge::Defined;
 use crate::model::{Exec, User};
-use crate::resolve::ClusterFacts;
 
 /// What building a user's credentials needs beyond the kubeconfig.
 #[derive(Debug, Clone)]
@@ -120,7 +119,7 @@ impl UserCredentials {
     /// *Failed*, naming the user and its file (never a value).
     pub(crate) fn new(
         user: Option<&(String, Defined<User>)>,
-        cluster: &ClusterFacts,
+        cluster: &ClusterInfo,
         settings: &Settings,
     ) -> Result<Self, SourceError> {
         let Some((name, defined)) = user else {
@@ -391,7 +390,7 @@ fn exec_credentials(
     name: &str,
     defined: &Defined<User>,
     exec: &Exec,
-    cluster: &ClusterFacts,
+    cluster: &ClusterInfo,
     settings: &Settings,
 ) -> Result<UserCredentials, SourceError> {
     if exec.env.iter().any(|v| v.name.is_empty()) {
@@ -418,21 +417,12 @@ fn exec_credentials(
         interactive_mode: exec.interactive_mode.clone().filter(|m| !m.is_empty()),
         base_dir: defined.dir(),
     };
-    let cluster = ClusterInfo {
-        server: cluster.server.clone(),
-        tls_server_name: cluster.tls_server_name.clone(),
-        insecure_skip_tls_verify: cluster.insecure_skip_tls_verify,
-        certificate_authority_data: cluster.certificate_authority_data.clone(),
-        proxy_url: cluster.proxy_url.clone(),
-        disable_compression: cluster.disable_compression,
-        config: cluster.exec_config.clone(),
-    };
     let settings = ExecSettings {
         timeout: settings.exec_timeout,
         clock: Arc::clone(settings.config.clock()),
         env: Arc::clone(settings.config.environment()),
         stdin_is_terminal: settings.stdin_is_terminal,
     };
-    let credentials = ExecCredentials::new(config, Some(cluster), settings)?;
+    let credentials = ExecCredentials::new(config, Some(cluster.clone()), settings)?;
     Ok(UserCredentials::Exec(Box::new(credentials)))
 }
