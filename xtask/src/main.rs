@@ -30,7 +30,7 @@ const USAGE: &str = "\
 usage: cargo xtask TASK
 
 tasks:
-  demo   build kubecred and run it against a stand-in API server (pod, env, kubectl proxy)
+  demo   build kubecred and run it against a stand-in API server (pod, env, kubeconfig with an exec plugin, kubectl proxy)
   ci     cargo fmt --check, clippy -D warnings (the client also per feature), test, doc
          (then no link left as text); stops at the first failure
   bench  the figures of BENCHMARKS.md (release build, /usr/bin/time, cargo bench)

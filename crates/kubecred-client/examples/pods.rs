@@ -18,8 +18,8 @@ async fn main() -> ExitCode {
 }
 
 async fn run() -> Result<(), kubecred_client::Error> {
-    // The default chain: KUBE_* variables, then the pod's service account, then a running
-    // `kubectl proxy`. It is resolved once, here.
+    // The default chain: KUBE_* variables, then your kubeconfig, then the pod's service
+    // account, then a running `kubectl proxy`. It is resolved once, here.
     let client = Client::builder().build().await?;
     let pods: serde_json::Value = client
         .get_json(&format!("/api/v1/namespaces/{}/pods", client.namespace()))
