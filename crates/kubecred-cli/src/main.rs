@@ -201,6 +201,8 @@ async fn run(cli: Cli) -> ExitCode {
                 Err(error) => {
                     let hint = if error.report().is_some() {
                         "\n(run `kubecred explain` to see every source's outcome)"
+                    } else if error.status().map(|status| status.as_u16()) == Some(401) {
+                        "\n(the API server refused the credentials; `kubecred explain` shows where they came from)"
                     } else if matches!(error, kubecred_client::Error::Timeout { .. }) {
                         "\n(--timeout SECONDS sets the request limit, and the connect limit up to 10 s)"
                     } else {

@@ -66,8 +66,11 @@ fn refused_token_names_the_source_and_the_401() {
         .start()
         .unwrap();
     let pod = Pod::with_server(server);
-    pod.get("/api")
-        .assert_failure(&["in-cluster: 401 Unauthorized: Unauthorized"]);
+    pod.get("/api").assert_failure(&[
+        "in-cluster: 401 Unauthorized: Unauthorized",
+        // The CLI says what to look at next.
+        "`kubecred explain` shows where they came from",
+    ]);
     // The one retry happens only when a re-read finds a different token: here it does not.
     assert_eq!(pod.authentications(), [Authentication::UnknownToken]);
 }
