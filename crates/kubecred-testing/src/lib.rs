@@ -6,7 +6,8 @@
 //!   [`CertificateAuthority`], bearer-token, basic and client-certificate authentication
 //!   (impersonation headers recorded), `401` with
 //!   a real `Status` body otherwise, and real-shaped answers for `/api`, `/apis`, `/version`
-//!   and `/api/v1/namespaces/{ns}/pods`. It runs on its own thread and runtime, so sync
+//!   and `/api/v1/namespaces/{ns}/pods`, whose pods a test adds, changes and deletes while
+//!   watches (`?watch=true`) stream each change ([pods and watches](ApiServer#pods-and-watches)). It runs on its own thread and runtime, so sync
 //!   tests, async tests and child processes can all use it, and it records every request
 //!   ([`RecordedRequest`], with how it [authenticated](Authentication), never the token).
 //!   Configure it with [`ApiServerBuilder`].
@@ -112,6 +113,7 @@ mod responses;
 mod server;
 #[cfg(unix)]
 mod service_account;
+mod watch;
 
 pub use ca::{CertificateAuthority, IssuedCertificate};
 pub use error::Error;
@@ -137,3 +139,4 @@ pub use server::{
 };
 #[cfg(unix)]
 pub use service_account::{ServiceAccountDir, ServiceAccountFiles};
+pub use watch::WATCH_HISTORY_EVENTS;

@@ -3,6 +3,8 @@
 
 use std::net::SocketAddr;
 
+use crate::watch::PodObject;
+
 /// A JSON string literal (quoted and escaped) for `value`.
 fn json_string(value: &str) -> String {
     serde_json::Value::from(value).to_string()
@@ -23,12 +25,13 @@ pub(crate) fn unauthorized() -> String {
 }
 
 /// `403` from the authorizer (RBAC): `user` may not list pods in `namespace`.
-pub(crate) fn forbidden_pods(user: &str, namespace: &str) -> String {
+/// `verb` is `list` or `watch`.
+pub(crate) fn forbidden_pods(user: &str, verb: &str, namespace: &str) -> String {
     status(
         403,
         "Forbidden",
         &format!(
-            r#"pods is forbidden: User "{user}" cannot list resource "pods" in API group "" in the namespace "{namespace}""#
+            r#"pods is forbidden: User "{user}" cannot {verb} resource "pods" in API group "" in the namespace "{namespace}""#
         ),
     )
 }
@@ -79,22 +82,63 @@ pub(crate) fn version() -> String {
         .to_owned()
 }
 
-/// `GET /api/v1/namespaces/{namespace}/pods`: a `PodList` holding one pod, `stand-in`.
-pub(crate) fn pod_list(namespace: &str) -> String {
+/// One pod, as kube-apiserver writes it: with `kind` and `apiVersion` when `with_kind` (a
+/// watch event's object), without them as an item of a list.
+pub(crate) fn pod(pod: &PodObject, with_kind: bool) -> String {
+    let labels = if pod.labels.is_empty() {
+        String::new()
+    } else {
+        // Go's encoder writes a map's keys sorted, as the BTreeMap iterates them.
+        format!(r#","labels":{}"#, serde_json::json!(pod.labels))
+    };
     format!(
         concat!(
-            r#"{{"kind":"PodList","apiVersion":"v1","metadata":{{"resourceVersion":"1"}},"items":[{{"#,
-            r#""metadata":{{"name":"stand-in","namespace":{ns},"#,
-            r#""uid":"6f1b3c2e-0000-4000-8000-000000000001","resourceVersion":"1","#,
-            r#""creationTimestamp":"2026-01-01T00:00:00Z","labels":{{"app":"stand-in"}}}},"#,
+            r#"{{{kind}"metadata":{{"name":{name},"namespace":{ns},"#,
+            r#""uid":"6f1b3c2e-0000-4000-8000-{serial:012}","resourceVersion":"{rv}","#,
+            r#""creationTimestamp":"2026-01-01T00:00:00Z"{labels}}},"#,
             r#""spec":{{"containers":[{{"name":"main","image":"registry.k8s.io/pause:3.10","#,
             r#""resources":{{}},"imagePullPolicy":"IfNotPresent"}}],"restartPolicy":"Always","#,
             r#""serviceAccountName":"default","nodeName":"stand-in-node"}},"#,
-            r#""status":{{"phase":"Running","qosClass":"BestEffort","#,
-            r#""startTime":"2026-01-01T00:00:00Z"}}}}]}}"#,
+            r#""status":{{"phase":{phase},"qosClass":"BestEffort","#,
+            r#""startTime":"2026-01-01T00:00:00Z"}}}}"#,
         ),
-        ns = json_string(namespace),
+        kind = if with_kind {
+            r#""kind":"Pod","apiVersion":"v1","#
+        } else {
+            ""
+        },
+        name = json_string(&pod.name),
+        ns = json_string(&pod.namespace),
+        serial = pod.serial,
+        rv = pod.resource_version,
+        phase = json_string(&pod.phase),
+        labels = labels,
     )
+}
+
+/// `GET /api/v1/namespaces/{namespace}/pods`: a `PodList` of `pods`, listed at
+/// `resource_version`.
+pub(crate) fn pod_list(resource_version: u64, pods: &[PodObject]) -> String {
+    let items: Vec<String> = pods.iter().map(|p| pod(p, false)).collect();
+    format!(
+        r#"{{"kind":"PodList","apiVersion":"v1","metadata":{{"resourceVersion":"{resource_version}"}},"items":[{}]}}"#,
+        items.join(",")
+    )
+}
+
+/// The `410` `Status` (reason `Expired`) of a watch's `ERROR` event, for a `resourceVersion`
+/// older than the history kept, as kube-apiserver words it.
+pub(crate) fn expired(requested: u64, oldest: u64) -> String {
+    status(
+        410,
+        "Expired",
+        &format!("too old resource version: {requested} ({oldest})"),
+    )
+}
+
+/// `400` for a query parameter that does not parse.
+pub(crate) fn bad_request(message: &str) -> String {
+    status(400, "BadRequest", message)
 }
 
 #[cfg(test)]
@@ -112,6 +156,31 @@ mod tests {
             unauthorized(),
             r#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"Unauthorized","reason":"Unauthorized","code":401}"#
         );
+    }
+
+    #[test]
+    fn the_default_pod_list_is_unchanged() {
+        assert_eq!(
+            pod_list(1, &[PodObject::default_in("team-a")]),
+            concat!(
+                r#"{"kind":"PodList","apiVersion":"v1","metadata":{"resourceVersion":"1"},"items":[{"#,
+                r#""metadata":{"name":"stand-in","namespace":"team-a","#,
+                r#""uid":"6f1b3c2e-0000-4000-8000-000000000001","resourceVersion":"1","#,
+                r#""creationTimestamp":"2026-01-01T00:00:00Z","labels":{"app":"stand-in"}},"#,
+                r#""spec":{"containers":[{"name":"main","image":"registry.k8s.io/pause:3.10","#,
+                r#""resources":{},"imagePullPolicy":"IfNotPresent"}],"restartPolicy":"Always","#,
+                r#""serviceAccountName":"default","nodeName":"stand-in-node"},"#,
+                r#""status":{"phase":"Running","qosClass":"BestEffort","#,
+                r#""startTime":"2026-01-01T00:00:00Z"}}]}"#,
+            )
+        );
+        let watched = parse(&pod(&PodObject::default_in("a"), true));
+        assert_eq!(
+            (&watched["kind"], &watched["apiVersion"]),
+            (&"Pod".into(), &"v1".into())
+        );
+        assert_eq!(parse(&expired(3, 9))["code"], 410);
+        assert_eq!(parse(&bad_request("x"))["reason"], "BadRequest");
     }
 
     #[test]
@@ -133,7 +202,7 @@ mod tests {
         assert_eq!(parse(&version())["gitVersion"], "v1.32.0");
         assert_eq!(parse(&not_found())["reason"], "NotFound");
         assert_eq!(parse(&method_not_allowed())["code"], 405);
-        let pods = parse(&pod_list("we\"ird"));
+        let pods = parse(&pod_list(1, &[PodObject::default_in("we\"ird")]));
         assert_eq!(pods["kind"], "PodList");
         assert_eq!(pods["metadata"]["resourceVersion"], "1");
         assert_eq!(pods["items"][0]["metadata"]["name"], "stand-in");

@@ -12,7 +12,7 @@ use std::thread::JoinHandle;
 use bytes::Bytes;
 use http::header::{HeaderValue, AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, HOST, USER_AGENT};
 use http::{HeaderMap, Method, Request, Response, StatusCode};
-use http_body_util::Full;
+use http_body_util::{Either, Full};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -25,7 +25,11 @@ use tokio::sync::{oneshot, watch};
 use tokio_rustls::TlsAcceptor;
 
 use crate::ca::ClientRegistry;
+use crate::watch::{PodStore, WatchBody};
 use crate::{responses, CertificateAuthority, Error};
+
+/// What the server answers with: a whole body, or a watch's stream.
+type ServerBody = Either<Full<Bytes>, WatchBody>;
 
 /// The subject alternative names of the serving certificate: the in-cluster service names
 /// and the loopback addresses the server binds to.
@@ -110,11 +114,47 @@ pub struct RecordedRequest {
 /// | `/api` | `APIVersions` (`v1`, with this server's address) |
 /// | `/apis` | `APIGroupList` (`apps/v1`, `batch/v1`) |
 /// | `/version` | version info of a `v1.32.0` server |
-/// | `/api/v1/namespaces/{ns}/pods` | a `PodList` with one pod, `stand-in`, in `{ns}` (`403` once [forbidden](ApiServer::forbid_namespace)) |
+/// | `/api/v1/namespaces/{ns}/pods` | a `PodList` of `{ns}`'s pods: one, `stand-in`, until the test [changes them](#pods-and-watches) (`403` once [forbidden](ApiServer::forbid_namespace)) |
+/// | `/api/v1/namespaces/{ns}/pods?watch=true` | a watch stream of `{ns}`'s pods, below |
 /// | anything else | `404` `Status` (`NotFound`) |
 ///
 /// Other methods get `405` (`MethodNotAllowed`). Queries are ignored for routing and kept in
-/// the [request log](ApiServer::requests).
+/// the [request log](ApiServer::requests); on the pods path only `watch`, `resourceVersion`
+/// and `timeoutSeconds` are read (`limit`, `labelSelector`, `fieldSelector`,
+/// `allowWatchBookmarks`, `resourceVersionMatch` and the rest are ignored: every pod of the
+/// namespace is answered, in one page, and no `BOOKMARK` is sent).
+///
+/// # Pods and watches
+///
+/// Every namespace holds one pod, `stand-in` (label `app: stand-in`, phase `Running`,
+/// `resourceVersion` `"1"`), until the test changes it with [`ApiServer::add_pod`],
+/// [`ApiServer::label_pod`], [`ApiServer::set_pod_phase`] or [`ApiServer::delete_pod`].
+/// Each change takes the next value of one server-wide counter, the `resourceVersion`
+/// (a decimal string in JSON; [`ApiServer::resource_version`]), which the changed pod carries
+/// and a list carries as of when it was read: what kube-rs's `watcher` needs to list, then
+/// watch from the list's version.
+///
+/// `GET …/pods?watch=true` (or `watch=1`, any true of Go's `strconv.ParseBool`) answers `200`
+/// with `Content-Type: application/json` and a chunked body of one event per line,
+/// `{"type":"ADDED","object":{…Pod…}}`, each sent (and flushed) as it happens:
+///
+/// - without `resourceVersion` (or with `0` or empty): the namespace's current pods as
+///   `ADDED`, then every change (`ADDED`, `MODIFIED`, `DELETED`; a deleted pod's last state
+///   with the deletion's `resourceVersion`);
+/// - with `resourceVersion=N`: the namespace's changes after `N`, replayed from a history of
+///   the last [`WATCH_HISTORY_EVENTS`](crate::WATCH_HISTORY_EVENTS) changes (server-wide),
+///   then every change. A version older than that history reaches gets what kube-apiserver's
+///   watch cache sends then: a `200` stream of one event, `{"type":"ERROR","object":…}` with
+///   a `410` `Status` of reason `Expired`, then its end (kube-rs's `watcher` lists again on
+///   it); from a version not yet reached, only the changes after it are sent;
+/// - `timeoutSeconds=S` ends the stream cleanly (its last chunk) `S` seconds after the
+///   request; without it (or with `0`) the stream lasts until [`ApiServer::end_watches`], a
+///   [serving-certificate rotation](ApiServer::rotate_serving_certificate), or the server's
+///   end (the connection is then dropped). A `watch`, `resourceVersion` or `timeoutSeconds`
+///   that does not parse answers `400` (`BadRequest`).
+///
+/// A watch authenticates, is forbidden and is recorded in the request log exactly as a list
+/// is.
 pub struct ApiServer {
     addr: SocketAddr,
     ca: CertificateAuthority,
@@ -218,6 +258,8 @@ impl ApiServer {
     pub fn rotate_serving_certificate(&self, ca: &CertificateAuthority) -> Result<(), Error> {
         let config = tls_config(ca, self.state.require_client_certificate)?;
         *lock(&self.state.acceptor) = TlsAcceptor::from(Arc::new(config));
+        // A watch is a request that never finishes by itself: end it, so its connection closes.
+        self.state.pods.end_watches();
         let mut previous = 0;
         self.state.generation.send_modify(|generation| {
             previous = *generation;
@@ -242,6 +284,72 @@ impl ApiServer {
     /// "pods" …`, reason `Forbidden`). The user is the token's label or the certificate's CN.
     pub fn forbid_namespace(&self, namespace: &str) {
         lock(&self.state.forbidden_namespaces).push(namespace.to_owned());
+    }
+
+    /// Adds a pod `name` to `namespace` (labels `labels`, phase `Running`, a fresh `uid`),
+    /// sent to the namespace's watches as `ADDED`. Returns its `resourceVersion`, or `None`
+    /// (and changes nothing) when the namespace already holds a pod of that name.
+    ///
+    /// See [pods and watches](ApiServer#pods-and-watches).
+    ///
+    /// ```
+    /// # fn main() -> Result<(), kubecred_testing::Error> {
+    /// let server = kubecred_testing::ApiServer::start()?;
+    /// assert_eq!(server.resource_version(), 1); // every namespace's `stand-in` pod
+    /// assert_eq!(server.add_pod("team-a", "web", &[("app", "web")]), Some(2));
+    /// assert_eq!(server.add_pod("team-a", "web", &[]), None); // already there
+    /// assert_eq!(server.label_pod("team-a", "web", "tier", "front"), Some(3));
+    /// assert_eq!(server.set_pod_phase("team-a", "web", "Succeeded"), Some(4));
+    /// assert_eq!(server.delete_pod("team-a", "stand-in"), Some(5));
+    /// assert_eq!(server.delete_pod("team-b", "web"), None); // never added there
+    /// server.end_watches(); // every open `?watch=true` stream ends
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn add_pod(&self, namespace: &str, name: &str, labels: &[(&str, &str)]) -> Option<u64> {
+        let labels = labels
+            .iter()
+            .map(|(key, value)| ((*key).to_owned(), (*value).to_owned()))
+            .collect();
+        self.state.pods.add(namespace, name, labels)
+    }
+
+    /// Sets the label `key` of pod `name` in `namespace` to `value` (adding or replacing it),
+    /// sent as `MODIFIED`. Returns the pod's new `resourceVersion`, or `None` when there is no
+    /// such pod.
+    pub fn label_pod(&self, namespace: &str, name: &str, key: &str, value: &str) -> Option<u64> {
+        self.state.pods.modify(namespace, name, |pod| {
+            pod.labels.insert(key.to_owned(), value.to_owned());
+        })
+    }
+
+    /// Sets `status.phase` of pod `name` in `namespace` (e.g. `"Succeeded"`, `"Failed"`),
+    /// sent as `MODIFIED`. Returns the pod's new `resourceVersion`, or `None` when there is no
+    /// such pod.
+    pub fn set_pod_phase(&self, namespace: &str, name: &str, phase: &str) -> Option<u64> {
+        self.state.pods.modify(namespace, name, |pod| {
+            phase.clone_into(&mut pod.phase);
+        })
+    }
+
+    /// Deletes pod `name` from `namespace` (the default one is `"stand-in"`), sent as
+    /// `DELETED` with the pod's last state. Returns the deletion's `resourceVersion`, or
+    /// `None` when there is no such pod.
+    pub fn delete_pod(&self, namespace: &str, name: &str) -> Option<u64> {
+        self.state.pods.delete(namespace, name)
+    }
+
+    /// The server-wide `resourceVersion` now: `1` until the first pod change, then the last
+    /// change's.
+    pub fn resource_version(&self) -> u64 {
+        self.state.pods.resource_version()
+    }
+
+    /// Ends every open watch cleanly: each stream sends the events already queued, then its
+    /// last chunk (the connection stays open for the client's next request). Watches opened
+    /// afterwards are not affected.
+    pub fn end_watches(&self) {
+        self.state.pods.end_watches();
     }
 }
 
@@ -374,6 +482,7 @@ impl ApiServerBuilder {
             requests: Mutex::default(),
             clients: ca.clients(),
             forbidden_namespaces: Mutex::default(),
+            pods: PodStore::default(),
             addr,
         });
 
@@ -489,8 +598,10 @@ fn run(
     shutdown: oneshot::Receiver<()>,
     ready: mpsc::SyncSender<io::Result<()>>,
 ) {
+    // Timers (a watch's `timeoutSeconds`) come with hyper-util's `tokio` feature.
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_io()
+        .enable_time()
         .build()
     {
         Ok(runtime) => runtime,
@@ -607,6 +718,8 @@ struct State {
     /// (label, user name, password).
     basic: Mutex<Vec<(String, String, SecretString)>>,
     forbidden_namespaces: Mutex<Vec<String>>,
+    /// The pods, their `resourceVersion`s and the open watches.
+    pods: PodStore,
     requests: Mutex<Vec<RecordedRequest>>,
     clients: ClientRegistry,
     addr: SocketAddr,
@@ -642,7 +755,7 @@ impl State {
         &self,
         request: &Request<B>,
         client_common_name: Option<&str>,
-    ) -> Response<Full<Bytes>> {
+    ) -> Response<ServerBody> {
         let authentication = self.authenticate(request.headers(), client_common_name);
         let header = |name| {
             request
@@ -676,37 +789,61 @@ impl State {
             Authentication::Anonymous
             | Authentication::UnknownToken
             | Authentication::UnknownBasic => {
-                return json(StatusCode::UNAUTHORIZED, responses::unauthorized());
+                return whole(json(StatusCode::UNAUTHORIZED, responses::unauthorized()));
             }
             Authentication::Token { label } | Authentication::Basic { label } => label.clone(),
             Authentication::ClientCertificate { common_name } => common_name.clone(),
         };
         if request.method() != Method::GET {
-            return json(
+            return whole(json(
                 StatusCode::METHOD_NOT_ALLOWED,
                 responses::method_not_allowed(),
-            );
+            ));
         }
         let path = request.uri().path();
-        match path {
+        if let Some(namespace) = pods_namespace(path) {
+            return self.pods(namespace, request.uri().query(), &user);
+        }
+        whole(match path {
             "/api" => json(StatusCode::OK, responses::api_versions(self.addr)),
             "/apis" => json(StatusCode::OK, responses::api_group_list()),
             "/version" => json(StatusCode::OK, responses::version()),
-            _ => match pods_namespace(path) {
-                Some(namespace)
-                    if lock(&self.forbidden_namespaces)
-                        .iter()
-                        .any(|n| n == namespace) =>
-                {
-                    json(
-                        StatusCode::FORBIDDEN,
-                        responses::forbidden_pods(&user, namespace),
-                    )
-                }
-                Some(namespace) => json(StatusCode::OK, responses::pod_list(namespace)),
-                None => json(StatusCode::NOT_FOUND, responses::not_found()),
-            },
+            _ => json(StatusCode::NOT_FOUND, responses::not_found()),
+        })
+    }
+
+    /// `GET /api/v1/namespaces/{namespace}/pods`, a list or a watch, for an authenticated
+    /// `user`.
+    fn pods(&self, namespace: &str, query: Option<&str>, user: &str) -> Response<ServerBody> {
+        let watch = match WatchQuery::parse(query) {
+            Ok(watch) => watch,
+            Err(message) => {
+                return whole(json(
+                    StatusCode::BAD_REQUEST,
+                    responses::bad_request(&message),
+                ))
+            }
+        };
+        if lock(&self.forbidden_namespaces)
+            .iter()
+            .any(|n| n == namespace)
+        {
+            let verb = if watch.is_some() { "watch" } else { "list" };
+            return whole(json(
+                StatusCode::FORBIDDEN,
+                responses::forbidden_pods(user, verb, namespace),
+            ));
         }
+        let Some(watch) = watch else {
+            let (version, pods) = self.pods.list(namespace);
+            return whole(json(StatusCode::OK, responses::pod_list(version, &pods)));
+        };
+        let body = self.pods.watch(namespace, watch.since, watch.timeout);
+        let mut response = Response::new(Either::Right(body));
+        let headers = response.headers_mut();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache, private"));
+        response
     }
 
     /// kube-apiserver's order: a bearer token first (an unknown one fails, whatever else
@@ -782,12 +919,65 @@ fn basic_credentials(headers: &HeaderMap) -> Option<Option<(String, SecretString
     }))
 }
 
+/// What a pods request's query asks of a watch.
+#[derive(Debug, PartialEq, Eq)]
+struct WatchQuery {
+    /// `resourceVersion`: replay the changes after it (`None`: start from the current pods).
+    since: Option<u64>,
+    /// `timeoutSeconds`.
+    timeout: Option<std::time::Duration>,
+}
+
+impl WatchQuery {
+    /// `None` for a list (no `watch`, or a false one); an error message for a parameter that
+    /// does not parse. Values are taken as written (no percent-decoding: they are numbers and
+    /// booleans).
+    fn parse(query: Option<&str>) -> Result<Option<WatchQuery>, String> {
+        let mut watch = false;
+        let mut since = None;
+        let mut timeout = None;
+        for pair in query.unwrap_or("").split('&') {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            let number = |value: &str| {
+                value
+                    .parse::<u64>()
+                    .map_err(|_| format!("invalid {name}: {value:?} is not a whole number"))
+            };
+            match name {
+                // Go's strconv.ParseBool, which kube-apiserver decodes `watch` with.
+                "watch" => {
+                    watch = match value {
+                        "1" | "t" | "T" | "TRUE" | "true" | "True" => true,
+                        "0" | "f" | "F" | "FALSE" | "false" | "False" => false,
+                        _ => return Err(format!("invalid watch: {value:?} is not a boolean")),
+                    }
+                }
+                "resourceVersion" if !value.is_empty() => {
+                    since = Some(number(value)?).filter(|&version| version != 0);
+                }
+                "timeoutSeconds" if !value.is_empty() => {
+                    timeout = Some(number(value)?)
+                        .filter(|&seconds| seconds != 0)
+                        .map(std::time::Duration::from_secs);
+                }
+                _ => {}
+            }
+        }
+        Ok(watch.then_some(WatchQuery { since, timeout }))
+    }
+}
+
 /// `{ns}` of `/api/v1/namespaces/{ns}/pods`.
 fn pods_namespace(path: &str) -> Option<&str> {
     let namespace = path
         .strip_prefix("/api/v1/namespaces/")?
         .strip_suffix("/pods")?;
     (!namespace.is_empty() && !namespace.contains('/')).then_some(namespace)
+}
+
+/// A whole body as the server's body type.
+fn whole(response: Response<Full<Bytes>>) -> Response<ServerBody> {
+    response.map(Either::Left)
 }
 
 fn json(status: StatusCode, body: String) -> Response<Full<Bytes>> {
@@ -830,6 +1020,49 @@ mod tests {
     }
 
     #[test]
+    fn watch_queries() {
+        let parse = WatchQuery::parse;
+        let secs = std::time::Duration::from_secs;
+        assert_eq!(parse(None), Ok(None));
+        assert_eq!(parse(Some("limit=5&watch=false")), Ok(None));
+        for watch in ["watch=true", "watch=1", "watch=True"] {
+            assert_eq!(
+                parse(Some(watch)),
+                Ok(Some(WatchQuery {
+                    since: None,
+                    timeout: None
+                }))
+            );
+        }
+        assert_eq!(
+            parse(Some(
+                "allowWatchBookmarks=true&resourceVersion=12&timeoutSeconds=3&watch=1"
+            )),
+            Ok(Some(WatchQuery {
+                since: Some(12),
+                timeout: Some(secs(3))
+            }))
+        );
+        assert_eq!(
+            parse(Some("watch=true&resourceVersion=0&timeoutSeconds=0")),
+            Ok(Some(WatchQuery {
+                since: None,
+                timeout: None
+            }))
+        );
+        assert_eq!(
+            parse(Some("watch=true&resourceVersion=")),
+            Ok(Some(WatchQuery {
+                since: None,
+                timeout: None
+            }))
+        );
+        assert!(parse(Some("watch=yes")).is_err());
+        assert!(parse(Some("watch=1&resourceVersion=abc")).is_err());
+        assert!(parse(Some("watch=1&timeoutSeconds=-1")).is_err());
+    }
+
+    #[test]
     fn pods_route() {
         assert_eq!(
             pods_namespace("/api/v1/namespaces/team-a/pods"),
@@ -860,6 +1093,7 @@ mod tests {
             requests: Mutex::default(),
             clients: ClientRegistry::default(),
             forbidden_namespaces: Mutex::default(),
+            pods: PodStore::default(),
             addr: "127.0.0.1:6443".parse().unwrap(),
         }
     }
@@ -961,7 +1195,6 @@ mod tests {
         let ca = CertificateAuthority::new("test CA").unwrap();
         let state = State {
             clients: ca.clients(),
-            forbidden_namespaces: Mutex::default(),
             ..state()
         };
         let alice = ca.issue_client_certificate("alice").unwrap();
