@@ -505,3 +505,356 @@ fn servers_with_one_ca_serve_the_same_ca_pem() {
     assert_ne!(one.addr(), two.addr());
     assert!(!format!("{one:?}").is_empty());
 }
+
+/// How long a watch test waits for the next event before it fails (never to wait for
+/// readiness: each read returns as soon as the server has sent).
+const EVENT_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// A watch over TLS: the response head, then the chunked body decoded and split into lines
+/// as it arrives.
+struct Watch {
+    tls: tokio_rustls::client::TlsStream<TcpStream>,
+    status: u16,
+    head: String,
+    /// Bytes received and not yet decoded from their chunks.
+    raw: Vec<u8>,
+    /// Body bytes not yet split into lines.
+    body: Vec<u8>,
+}
+
+impl Watch {
+    async fn open(server: &ApiServer, path: &str, token: &str) -> Watch {
+        let stream = TcpStream::connect(server.addr()).await.unwrap();
+        let mut tls = TlsConnector::from(client_config(&server.ca_pem(), None))
+            .connect(ServerName::from(server.addr().ip()), stream)
+            .await
+            .unwrap();
+        tls.write_all(request("GET", path, Some(token), false).as_bytes())
+            .await
+            .unwrap();
+        tls.flush().await.unwrap();
+        let mut watch = Watch {
+            tls,
+            status: 0,
+            head: String::new(),
+            raw: Vec::new(),
+            body: Vec::new(),
+        };
+        let end = loop {
+            if let Some(end) = watch.raw.windows(4).position(|w| w == b"\r\n\r\n") {
+                break end;
+            }
+            assert!(watch.read_more().await, "no response head");
+        };
+        watch.head = String::from_utf8(watch.raw[..end].to_vec()).unwrap();
+        watch.raw.drain(..end + 4);
+        watch.status = parse(&format!("{}\r\n\r\n", watch.head)).status;
+        watch
+    }
+
+    /// Reads what the server sent next; `false` at the end of the connection.
+    async fn read_more(&mut self) -> bool {
+        let mut buffer = [0; 16 * 1024];
+        let read = tokio::time::timeout(EVENT_WAIT, self.tls.read(&mut buffer))
+            .await
+            .expect("the server sent nothing in time")
+            .unwrap();
+        self.raw.extend_from_slice(&buffer[..read]);
+        read > 0
+    }
+
+    /// The next line of the body; `None` after the last chunk.
+    async fn next_line(&mut self) -> Option<String> {
+        loop {
+            if let Some(end) = self.body.iter().position(|&b| b == b'\n') {
+                let line: Vec<u8> = self.body.drain(..=end).collect();
+                return Some(String::from_utf8(line).unwrap());
+            }
+            // One chunk: its size in hex, CRLF, the data, CRLF.
+            if let Some(size_end) = self.raw.windows(2).position(|w| w == b"\r\n") {
+                let size = std::str::from_utf8(&self.raw[..size_end]).unwrap();
+                let size = usize::from_str_radix(size, 16).unwrap();
+                if size == 0 {
+                    assert!(self.body.is_empty(), "a partial last line");
+                    return None;
+                }
+                let data = size_end + 2;
+                if self.raw.len() >= data + size + 2 {
+                    self.body.extend_from_slice(&self.raw[data..data + size]);
+                    assert_eq!(&self.raw[data + size..data + size + 2], b"\r\n");
+                    self.raw.drain(..data + size + 2);
+                    continue;
+                }
+            }
+            assert!(
+                self.read_more().await,
+                "the connection ended inside the body"
+            );
+        }
+    }
+
+    /// The next event, parsed; panics at the end of the stream.
+    async fn next_event(&mut self) -> serde_json::Value {
+        let line = self.next_line().await.expect("an event, not the end");
+        assert!(line.ends_with('\n'), "{line:?}");
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"))
+    }
+}
+
+/// An event's (type, pod name, resourceVersion as a number).
+fn summary(event: &serde_json::Value) -> (String, String, u64) {
+    assert_eq!(event["object"]["kind"], "Pod", "{event}");
+    assert_eq!(event["object"]["apiVersion"], "v1", "{event}");
+    let metadata = &event["object"]["metadata"];
+    (
+        event["type"].as_str().unwrap().to_owned(),
+        metadata["name"].as_str().unwrap().to_owned(),
+        metadata["resourceVersion"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap(),
+    )
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_watch_streams_the_current_pods_then_each_change_as_it_happens() {
+    let server = ApiServer::builder().token("w", "w-token").start().unwrap();
+    assert_eq!(server.resource_version(), 1);
+    assert_eq!(server.add_pod("team-a", "web", &[("app", "web")]), Some(2));
+    assert_eq!(server.add_pod("team-a", "web", &[]), None);
+
+    let mut watch = Watch::open(
+        &server,
+        "/api/v1/namespaces/team-a/pods?watch=true",
+        "w-token",
+    )
+    .await;
+    assert_eq!(watch.status, 200, "{}", watch.head);
+    let head = watch.head.to_ascii_lowercase();
+    assert!(head.contains("content-type: application/json"), "{head}");
+    assert!(head.contains("transfer-encoding: chunked"), "{head}");
+
+    let first = watch.next_event().await;
+    assert_eq!(summary(&first), ("ADDED".into(), "stand-in".into(), 1));
+    assert_eq!(first["object"]["metadata"]["namespace"], "team-a");
+    assert_eq!(first["object"]["metadata"]["labels"]["app"], "stand-in");
+    let uid = first["object"]["metadata"]["uid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let second = watch.next_event().await;
+    assert_eq!(summary(&second), ("ADDED".into(), "web".into(), 2));
+    assert_ne!(second["object"]["metadata"]["uid"], uid.as_str());
+
+    // Each change is read before the next is made: the stream is not buffered.
+    let added = server.add_pod("team-a", "db", &[]).unwrap();
+    let event = watch.next_event().await;
+    assert_eq!(summary(&event), ("ADDED".into(), "db".into(), added));
+    assert!(
+        event["object"]["metadata"].get("labels").is_none(),
+        "{event}"
+    );
+
+    let labelled = server.label_pod("team-a", "web", "tier", "front").unwrap();
+    let event = watch.next_event().await;
+    assert_eq!(summary(&event), ("MODIFIED".into(), "web".into(), labelled));
+    assert_eq!(event["object"]["metadata"]["labels"]["tier"], "front");
+    assert_eq!(event["object"]["metadata"]["labels"]["app"], "web");
+
+    let phased = server.set_pod_phase("team-a", "web", "Succeeded").unwrap();
+    let event = watch.next_event().await;
+    assert_eq!(summary(&event), ("MODIFIED".into(), "web".into(), phased));
+    assert_eq!(event["object"]["status"]["phase"], "Succeeded");
+
+    // A change elsewhere is not this watch's.
+    let elsewhere = server.add_pod("team-b", "other", &[]).unwrap();
+    let deleted = server.delete_pod("team-a", "db").unwrap();
+    let event = watch.next_event().await;
+    assert_eq!(summary(&event), ("DELETED".into(), "db".into(), deleted));
+    assert!(added < labelled && labelled < phased && phased < elsewhere && elsewhere < deleted);
+    assert_eq!(server.delete_pod("team-a", "db"), None);
+
+    server.end_watches();
+    let end = tokio::time::timeout(EVENT_WAIT, watch.next_line())
+        .await
+        .unwrap();
+    assert_eq!(end, None);
+
+    // The list agrees, at the counter's version.
+    let list = get(&server, "/api/v1/namespaces/team-a/pods", Some("w-token"))
+        .await
+        .json();
+    assert_eq!(list["metadata"]["resourceVersion"], deleted.to_string());
+    let items: Vec<(&str, &str)> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|pod| {
+            (
+                pod["metadata"]["name"].as_str().unwrap(),
+                pod["metadata"]["resourceVersion"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(items, [("stand-in", "1"), ("web", &*phased.to_string())]);
+
+    let requests = server.requests();
+    assert_eq!(
+        requests[0].path,
+        "/api/v1/namespaces/team-a/pods?watch=true"
+    );
+    assert_eq!(
+        requests[0].authentication,
+        Authentication::Token { label: "w".into() }
+    );
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_watch_from_a_resource_version_replays_only_later_changes() {
+    let server = ApiServer::builder().token("w", "w-token").start().unwrap();
+    let two = server.add_pod("team-a", "one", &[]).unwrap();
+    let list = get(&server, "/api/v1/namespaces/team-a/pods", Some("w-token"))
+        .await
+        .json();
+    assert_eq!(list["metadata"]["resourceVersion"], two.to_string());
+    let three = server.label_pod("team-a", "one", "x", "y").unwrap();
+    server.add_pod("team-b", "elsewhere", &[]).unwrap();
+    let five = server.delete_pod("team-a", "stand-in").unwrap();
+
+    let path = format!("/api/v1/namespaces/team-a/pods?watch=1&resourceVersion={two}");
+    let mut watch = Watch::open(&server, &path, "w-token").await;
+    assert_eq!(watch.status, 200, "{}", watch.head);
+    assert_eq!(
+        summary(&watch.next_event().await),
+        ("MODIFIED".into(), "one".into(), three)
+    );
+    assert_eq!(
+        summary(&watch.next_event().await),
+        ("DELETED".into(), "stand-in".into(), five)
+    );
+    let six = server.add_pod("team-a", "two", &[]).unwrap();
+    assert_eq!(
+        summary(&watch.next_event().await),
+        ("ADDED".into(), "two".into(), six)
+    );
+
+    // From the latest version: nothing replayed, the next change first.
+    let path = format!("/api/v1/namespaces/team-a/pods?watch=true&resourceVersion={six}");
+    let mut latest = Watch::open(&server, &path, "w-token").await;
+    let seven = server.set_pod_phase("team-a", "two", "Failed").unwrap();
+    assert_eq!(
+        summary(&latest.next_event().await),
+        ("MODIFIED".into(), "two".into(), seven)
+    );
+    assert_eq!(
+        summary(&watch.next_event().await),
+        ("MODIFIED".into(), "two".into(), seven)
+    );
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_watch_from_beyond_the_history_gets_one_410_expired_error_event() {
+    let server = ApiServer::builder().token("w", "w-token").start().unwrap();
+    for i in 0..=kubecred_testing::WATCH_HISTORY_EVENTS {
+        server.add_pod("team-a", &format!("pod-{i}"), &[]).unwrap();
+    }
+    let mut gone = Watch::open(
+        &server,
+        "/api/v1/namespaces/team-a/pods?watch=true&resourceVersion=1",
+        "w-token",
+    )
+    .await;
+    assert_eq!(gone.status, 200, "{}", gone.head);
+    let event = gone.next_event().await;
+    assert_eq!(event["type"], "ERROR", "{event}");
+    let status = &event["object"];
+    assert_eq!(status["kind"], "Status");
+    assert_eq!(status["reason"], "Expired");
+    assert_eq!(status["code"], 410);
+    assert_eq!(gone.next_line().await, None);
+
+    let bad = get(
+        &server,
+        "/api/v1/namespaces/team-a/pods?watch=true&resourceVersion=abc",
+        Some("w-token"),
+    )
+    .await;
+    assert_eq!(bad.status, 400, "{bad:?}");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn timeout_seconds_ends_the_stream_cleanly() {
+    let server = ApiServer::builder().token("w", "w-token").start().unwrap();
+    let started = std::time::Instant::now();
+    let mut watch = Watch::open(
+        &server,
+        "/api/v1/namespaces/team-a/pods?watch=true&timeoutSeconds=1",
+        "w-token",
+    )
+    .await;
+    assert_eq!(watch.status, 200, "{}", watch.head);
+    assert_eq!(
+        summary(&watch.next_event().await),
+        ("ADDED".into(), "stand-in".into(), 1)
+    );
+    // next_line waits at most EVENT_WAIT per read.
+    assert_eq!(watch.next_line().await, None);
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed >= std::time::Duration::from_millis(900) && elapsed < EVENT_WAIT,
+        "{elapsed:?}"
+    );
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_serving_certificate_rotation_ends_open_watches() {
+    let server = ApiServer::builder().token("w", "w-token").start().unwrap();
+    let mut watch = Watch::open(&server, "/api/v1/namespaces/a/pods?watch=true", "w-token").await;
+    watch.next_event().await;
+    let rotated = std::time::Instant::now();
+    let new_ca = CertificateAuthority::new("rotated CA").unwrap();
+    // The rotation waits for open connections, so it runs beside this test's reads.
+    let rotation = std::thread::spawn(move || {
+        server.rotate_serving_certificate(&new_ca).unwrap();
+        server
+    });
+    assert_eq!(watch.next_line().await, None);
+    let server = tokio::task::spawn_blocking(move || rotation.join().unwrap())
+        .await
+        .unwrap();
+    assert!(rotated.elapsed() < std::time::Duration::from_secs(4));
+    drop(server);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn watches_authenticate_and_are_forbidden_as_lists_are() {
+    let server = ApiServer::builder().token("w", "w-token").start().unwrap();
+    let path = "/api/v1/namespaces/team-a/pods?watch=true";
+    let anonymous = get(&server, path, None).await;
+    assert_eq!(anonymous.status, 401, "{anonymous:?}");
+    assert_eq!(anonymous.body, UNAUTHORIZED);
+    let unknown = get(&server, path, Some("nope")).await;
+    assert_eq!(unknown.status, 401, "{unknown:?}");
+
+    server.forbid_namespace("team-a");
+    let forbidden = get(&server, path, Some("w-token")).await;
+    assert_eq!(forbidden.status, 403, "{forbidden:?}");
+    assert_eq!(
+        forbidden.json()["message"],
+        r#"pods is forbidden: User "w" cannot watch resource "pods" in API group "" in the namespace "team-a""#
+    );
+    let authentications: Vec<Authentication> = server
+        .requests()
+        .into_iter()
+        .map(|r| r.authentication)
+        .collect();
+    assert_eq!(
+        authentications,
+        [
+            Authentication::Anonymous,
+            Authentication::UnknownToken,
+            Authentication::Token { label: "w".into() }
+        ]
+    );
+}
