@@ -193,16 +193,18 @@ fn poll_runs_an_exec_plugin_once_re_runs_it_before_expiry_and_after_a_revocation
     assert!(ok, "stderr:\n{stderr}");
     assert_eq!(plugin.runs(), 1);
 
-    // A credential that expires 12 s after the run is due 2 s after it: one more run,
+    // A credential that expires 15 s after the run is due 5 s after it: one more run,
     // before it expires, with a credential that lasts (no failed request on the way).
-    plugin.set_expiry(Some(SystemTime::now() + Duration::from_secs(12)));
+    plugin.set_expiry(Some(SystemTime::now() + Duration::from_secs(15)));
     let runs_before = plugin.runs();
-    let (lines, stderr, ok) = poll_kubeconfig(&kubeconfig, 40, 100, |n| {
+    // 70 requests 100 ms apart: 7 s, past the 5 s; the later runs' expiry is set at the
+    // first line, seconds before the re-run.
+    let (lines, stderr, ok) = poll_kubeconfig(&kubeconfig, 70, 100, |n| {
         if n == 1 {
             plugin.set_expiry(Some(SystemTime::now() + Duration::from_secs(600)));
         }
     });
-    assert_all_200(&lines, 40, &stderr);
+    assert_all_200(&lines, 70, &stderr);
     assert!(ok, "stderr:\n{stderr}");
     assert_eq!(
         plugin.runs() - runs_before,

@@ -459,6 +459,20 @@ fn live_members_of_group(group: u32) -> Vec<u32> {
     members
 }
 
+/// The live members of `group` once they have had `within` to die: SIGKILL is delivered at
+/// once, but a killed process leaves the table when the kernel has run its exit, which on a
+/// loaded machine takes a moment; polled every 10 ms, so a group that dies returns at once.
+fn live_members_of_group_after(group: u32, within: Duration) -> Vec<u32> {
+    let deadline = Instant::now() + within;
+    loop {
+        let members = live_members_of_group(group);
+        if members.is_empty() || Instant::now() >= deadline {
+            return members;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 #[tokio::test]
 async fn a_hung_plugins_children_are_killed_with_it() {
     // A plugin that starts a background child and waits for it (ExecPlugin's script cannot).
@@ -478,7 +492,8 @@ async fn a_hung_plugins_children_are_killed_with_it() {
     std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let clock = ManualClock::new(start());
     let mut settings = settings(&clock);
-    settings.timeout = Duration::from_secs(2);
+    // Long enough for the script to start its child and say so on a loaded machine.
+    settings.timeout = Duration::from_secs(5);
     let mut config = ExecConfig {
         command: script.display().to_string(),
         base_dir: dir.path().to_owned(),
@@ -498,7 +513,10 @@ async fn a_hung_plugins_children_are_killed_with_it() {
     };
     // The plugin led its own group; nothing of it is left (a killed orphan may linger as a
     // zombie until init reaps it: dead, not counted).
-    assert_eq!(live_members_of_group(plugin_pid), Vec::<u32>::new());
+    assert_eq!(
+        live_members_of_group_after(plugin_pid, Duration::from_secs(5)),
+        Vec::<u32>::new()
+    );
     assert!(
         !live_members_of_group(plugin_pid).contains(&child)
             && std::fs::read_to_string(format!("/proc/{child}/stat")).map_or(true, |stat| stat
