@@ -49,6 +49,7 @@
 
 mod config;
 mod credentials;
+mod encoding;
 mod endpoint;
 mod environment;
 mod error;
@@ -61,6 +62,7 @@ mod system_proxy;
 
 pub use config::{SourceBuilder, SourceConfig};
 pub use credentials::{BasicAuth, ClientIdentity, CredentialKind, Credentials};
+pub use encoding::decode_base64;
 pub use endpoint::{
     is_dns_name, is_loopback, CaBundle, CaFile, Endpoint, Provenance, RedactedUrl, Trust,
 };

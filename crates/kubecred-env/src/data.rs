@@ -1,7 +1,6 @@
 //! `_DATA` variables: PEM, or base64 of PEM, never guessed.
 
-use base64::Engine as _;
-use kubecred_core::{SourceError, MAX_FILE_BYTES};
+use kubecred_core::{decode_base64, SourceError, MAX_FILE_BYTES};
 use secrecy::zeroize::Zeroize;
 
 const PEM_MARKER: &str = "-----BEGIN ";
@@ -30,20 +29,17 @@ pub(crate) fn pem_bytes(variable: &str, mut value: String) -> Result<Vec<u8>, So
     if value.contains(PEM_MARKER) {
         return Ok(value.into_bytes());
     }
-    let compact: String = value.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    let decoded = decode_base64(&value);
     value.zeroize();
-    let decoded = base64::engine::general_purpose::STANDARD.decode(compact.as_bytes());
-    let mut compact = compact;
-    compact.zeroize();
     match decoded {
-        Ok(bytes) if contains(&bytes, PEM_MARKER.as_bytes()) => Ok(bytes),
-        Ok(mut bytes) => {
+        Some(bytes) if contains(&bytes, PEM_MARKER.as_bytes()) => Ok(bytes),
+        Some(mut bytes) => {
             bytes.zeroize();
             Err(invalid(
                 "is neither PEM nor base64 of PEM (it looks like base64, but what it decodes to is not PEM)",
             ))
         }
-        Err(_) => Err(invalid(
+        None => Err(invalid(
             "is neither PEM nor base64 of PEM (it does not start a PEM block and is not valid base64)",
         )),
     }
@@ -56,6 +52,7 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine as _;
 
     const PEM: &str = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
 

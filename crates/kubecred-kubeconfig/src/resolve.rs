@@ -251,12 +251,11 @@ fn endpoint(
         facts.certificate_authority_data = Some(base64.encode(pem_of(&ca.read_current())));
         Trust::CaFile(Arc::new(ca))
     } else if let Some(data) = ca_data {
-        let compact: String = data.split_ascii_whitespace().collect();
-        let pem = base64.decode(compact.as_bytes()).map_err(|_| {
+        let pem = kubecred_core::decode_base64(data).ok_or_else(|| {
             invalid("has a certificate-authority-data that is not base64".to_owned())
         })?;
         let bundle = CaBundle::from_pem(&pem, Origin::File(file.clone()))?;
-        facts.certificate_authority_data = Some(compact);
+        facts.certificate_authority_data = Some(base64.encode(&pem));
         Trust::CaBundle(bundle)
     } else {
         Trust::SystemRoots

@@ -14,7 +14,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use base64::Engine as _;
 use kubecred_core::{
     check_token, read_small_file, read_token_file, Cached, ClientIdentity, Credentials, Deferred,
     Origin, SourceConfig, SourceError,
@@ -342,12 +341,9 @@ fn identity(
             key: PathBuf::from(key),
         });
     }
-    let base64 = base64::engine::general_purpose::STANDARD;
     let decode = |field: &str, data: &str| {
-        let compact: String = data.split_ascii_whitespace().collect();
-        base64
-            .decode(compact.as_bytes())
-            .map_err(|_| invalid(format!("has a {field} that is not base64")))
+        kubecred_core::decode_base64(data)
+            .ok_or_else(|| invalid(format!("has a {field} that is not base64")))
     };
     let origin = Origin::File(file.to_owned());
     let certificate_pem = match (&u.client_certificate, &u.client_certificate_data) {
