@@ -457,7 +457,7 @@ impl Kubecred {
     fn build() -> Result<Self, String> {
         let args = ["build", "-p", "kubecred-cli", "--bin", "kubecred"];
         eprintln!(
-            "demo: building kubecred (cargo {}; a first build takes a few minutes)",
+            "demo: building kubecred (cargo {}; a first build takes about a minute on 2 cores)",
             args.join(" ")
         );
         let status = crate::cargo()
