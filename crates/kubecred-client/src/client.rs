@@ -478,3 +478,95 @@ impl Client {
         Ok(Some(value))
     }
 }
+
+// The tower layer's hooks.
+//
+// What `AuthLayer` (layer.rs) shares with the request path above, so that the two never
+// differ: the credentials' fast path and the identity the connections follow, the
+// `Authorization` value the recent requests keep, the headers the client adds, and the
+// re-read after a `401`.
+impl Client {
+    /// A tower layer that authenticates any HTTP stack's requests as this client does:
+    /// [`AuthLayer::new`](crate::AuthLayer::new) of this client.
+    pub fn auth_layer(&self) -> crate::AuthLayer {
+        crate::AuthLayer::new(self)
+    }
+
+    /// The source's current credentials when it has them at hand (no await, no I/O), new
+    /// connections following their client certificate; `None` when they must be read.
+    pub(crate) fn layer_current(&self) -> Option<Arc<Credentials>> {
+        let credentials = self.inner.credentials.current()?;
+        self.follow_identity(&credentials);
+        Some(credentials)
+    }
+
+    /// The source's current credentials, read when they are not at hand.
+    pub(crate) async fn layer_credentials(&self) -> Result<Arc<Credentials>, Error> {
+        self.current_credentials().await
+    }
+
+    /// The `Authorization` value of `credentials` (marked sensitive; `None` without a token
+    /// or basic auth), built once per credentials and shared with the recent requests.
+    pub(crate) fn layer_authorization(
+        &self,
+        credentials: &Arc<Credentials>,
+    ) -> Result<Option<HeaderValue>, Error> {
+        self.inner
+            .recent
+            .shared(credentials, |credentials| self.bearer_header(credentials))
+    }
+
+    /// Adds the headers the client adds to every request where `headers` has none of its
+    /// own: the endpoint's `Host` header and its impersonation headers.
+    pub(crate) fn layer_headers(&self, headers: &mut http::HeaderMap) {
+        if let Some(host) = &self.inner.host {
+            if !headers.contains_key(HOST) {
+                headers.insert(HOST, host.clone());
+            }
+        }
+        if self.inner.headers.is_empty() {
+            return;
+        }
+        let callers: Vec<HeaderName> = self
+            .inner
+            .headers
+            .iter()
+            .filter(|(name, _)| headers.contains_key(name))
+            .map(|(name, _)| name.clone())
+            .collect();
+        for (name, value) in &self.inner.headers {
+            if !callers.contains(name) {
+                headers.append(name.clone(), value.clone());
+            }
+        }
+    }
+
+    /// After the server refused `rejected` with a `401`: the source re-reads once
+    /// ([`CredentialSource::refresh`], which coalesces concurrent callers that saw the same
+    /// `rejected`); the fresh credentials when their token or certificate changed, `None`
+    /// when they did not or the re-read failed (which warns).
+    pub(crate) async fn reread_after_unauthorized(
+        &self,
+        rejected: &Arc<Credentials>,
+    ) -> Option<Arc<Credentials>> {
+        let inner = &self.inner;
+        match inner.credentials.refresh(rejected).await {
+            Ok(fresh) => {
+                self.follow_identity(&fresh);
+                let changed = fresh.token().map(|t| t.expose_secret())
+                    != rejected.token().map(|t| t.expose_secret())
+                    || fresh.identity().map(|id| id.certificates())
+                        != rejected.identity().map(|id| id.certificates());
+                changed.then_some(fresh)
+            }
+            Err(error) => {
+                tracing::warn!(
+                    source = %inner.source_name,
+                    error = %kubecred_core::error_chain(&error),
+                    "re-reading credentials after a 401 failed; keeping the last good ones"
+                );
+                None
+            }
+        }
+    }
+}

@@ -58,6 +58,7 @@ mod builder;
 mod client;
 mod error;
 mod explain;
+mod layer;
 mod policy;
 mod recent;
 mod resolve;
@@ -70,6 +71,7 @@ pub use builder::{ClientBuilder, ComposedBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAU
 pub use client::{Client, USER_AGENT_VALUE};
 pub use error::{Error, TimeLimit};
 pub use explain::{CredentialReport, Explanation, Outcome, SourceReport};
+pub use layer::{AuthLayer, AuthService, BoxError};
 pub use source_name::SourceName;
 pub use sources::{PROXY_URL_VAR, REFRESH_SECS_VAR, SERVICEACCOUNT_DIR_VAR};
 

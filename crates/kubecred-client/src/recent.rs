@@ -110,7 +110,7 @@ impl RecentRequests {
     }
 
     /// The `Authorization` value of `credentials`, built once for all the slots.
-    fn shared<E>(
+    pub(crate) fn shared<E>(
         &self,
         credentials: &Arc<Credentials>,
         authorization_for: impl FnOnce(&Arc<Credentials>) -> Result<Option<HeaderValue>, E>,
