@@ -20,7 +20,13 @@
 //!
 //! (client-go re-runs a plugin only strictly after expiry, has no time limit on a hung
 //! plugin, and never re-runs after a `401` on its own.)
+//!
+//! With an exec cache ([`cache`], off by default), a run first looks for the credential in
+//! the cache directory, under a lock held while the plugin runs, and a credential with an
+//! `expirationTimestamp` is written there for the next process; a `401` removes the refused
+//! entry before the re-run.
 
+pub(crate) mod cache;
 mod run;
 mod wire;
 
@@ -140,6 +146,8 @@ pub(crate) struct ExecSettings {
     /// Whether stdin is a terminal (the interactive rule: a plugin gets stdin only then, and
     /// `Always` fails without one).
     pub stdin_is_terminal: bool,
+    /// The exec credential cache's directory, if on (see [`cache`]).
+    pub cache_dir: Option<PathBuf>,
 }
 
 /// The credentials of one exec plugin: runs it when due, exactly once however many callers
@@ -155,6 +163,8 @@ pub(crate) struct ExecCredentials {
     /// Held while the plugin runs; what the last failed run said.
     state: tokio::sync::Mutex<State>,
     runs: AtomicU64,
+    /// This plugin's entry in the exec credential cache, when it is on.
+    cache: Option<cache::Cache>,
 }
 
 /// A credential and when it is due for a re-run (`None`: never, but after a `401`).
@@ -187,7 +197,11 @@ impl ExecCredentials {
         settings: ExecSettings,
     ) -> Result<Self, SourceError> {
         let plugin = run::Plugin::new(config, cluster, &settings)?;
+        let cache = settings
+            .cache_dir
+            .map(|dir| cache::Cache::new(dir, plugin.cache_key));
         Ok(Self {
+            cache,
             plugin,
             clock: settings.clock,
             cached: ArcSwapOption::empty(),
@@ -231,7 +245,7 @@ impl ExecCredentials {
                     .ok_or_else(|| failure.clone().into_source_error());
             }
         }
-        self.run_locked(&mut state, true).await
+        self.run_locked(&mut state, true, None).await
     }
 
     /// The cached credentials when they are not due: one atomic load and (for a credential
@@ -273,9 +287,9 @@ impl ExecCredentials {
                 }
             }
             // Newer but due: the usual re-run, which may keep it.
-            return self.run_locked(&mut state, newer).await;
+            return self.run_locked(&mut state, newer, Some(rejected)).await;
         }
-        self.run_locked(&mut state, false).await
+        self.run_locked(&mut state, false, Some(rejected)).await
     }
 
     /// The command as the kubeconfig names it (for `explain` and messages).
@@ -283,10 +297,50 @@ impl ExecCredentials {
         &self.plugin.command
     }
 
+    /// What `explain` says of the exec cache (`None` when it is off): whether a cached
+    /// credential would be used and until when, or why the plugin would run. Reads the entry
+    /// without the lock; creates nothing, runs nothing, shows no credential.
+    pub(crate) fn cache_report(&self) -> Option<String> {
+        let cache = self.cache.as_ref()?;
+        let dir = Shown::path(cache.dir());
+        let now = self.clock.now();
+        Some(
+            match cache.peek(&self.plugin.api_version, &self.plugin.command, now) {
+                cache::Peek::Hit { kind, until } => format!(
+                    "exec cache {dir}: a cached {kind} would be used, until {} (10 s before its expirationTimestamp), without running the plugin",
+                    humantime::format_rfc3339_seconds(until)
+                ),
+                cache::Peek::Miss(why) => {
+                    format!("exec cache {dir}: {why}, so the plugin would run")
+                }
+                cache::Peek::Unusable(unusable) => {
+                    format!("exec cache not used ({unusable}), so the plugin would run")
+                }
+            },
+        )
+    }
+
     /// How many times the plugin was started (successful or not): for tests and benchmarks.
     #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn runs(&self) -> u64 {
         self.runs.load(Ordering::Relaxed)
+    }
+
+    /// Caches `credentials` (a run's, or the exec cache's), due [`REFRESH_BEFORE_EXPIRY`]
+    /// before their expiry but no sooner than [`RETRY_AFTER_FAILURE`] from `now`, and forgets
+    /// the last failure.
+    fn store(&self, state: &mut State, credentials: Arc<Credentials>, now: SystemTime) {
+        let due_at = credentials.expires_at().map(|expires_at| {
+            let early = expires_at
+                .checked_sub(REFRESH_BEFORE_EXPIRY)
+                .unwrap_or(SystemTime::UNIX_EPOCH);
+            early.max(later(now, RETRY_AFTER_FAILURE))
+        });
+        self.cached.store(Some(Arc::new(Entry {
+            credentials,
+            due_at,
+        })));
+        state.failure = None;
     }
 
     /// The cached credentials while they have not expired (due or not).
@@ -304,28 +358,72 @@ impl ExecCredentials {
     /// [`RETRY_AFTER_FAILURE`] from now. On failure the next run waits
     /// [`RETRY_AFTER_FAILURE`]; with `keep`, cached credentials that have not expired are
     /// kept (due again at the retry time), with a warning, and returned.
+    ///
+    /// With the exec cache on, the entry's lock is taken first and held until the run is
+    /// done; an entry that is valid (and, after a `401`, is not `rejected`) is used instead of
+    /// a run; a `rejected` entry is removed; a run's credential with an expiry is written, one
+    /// without removes the entry. An unusable cache warns (once) and the plugin runs.
     async fn run_locked(
         &self,
         state: &mut State,
         keep: bool,
+        rejected: Option<&Arc<Credentials>>,
     ) -> Result<Arc<Credentials>, SourceError> {
+        let mut locked = None;
+        if let Some(cache) = &self.cache {
+            match cache.lock(self.plugin.timeout).await {
+                Ok(lock) => locked = Some(lock),
+                Err(unusable) => unusable.warn_once(cache.dir()),
+            }
+        }
+        if let (Some(lock), Some(cache)) = (&locked, &self.cache) {
+            let now = self.clock.now();
+            match lock.read(&self.plugin.api_version, &self.plugin.command, now) {
+                Ok(cache::Lookup::Hit(credentials))
+                    if rejected.is_some_and(|r| same_secret(r, &credentials)) =>
+                {
+                    tracing::debug!(command = %self.plugin.command, "the server refused the cached exec credential: removing it");
+                    lock.remove();
+                }
+                Ok(cache::Lookup::Hit(credentials)) => {
+                    let credentials = Arc::new(credentials);
+                    self.store(state, Arc::clone(&credentials), now);
+                    tracing::debug!(command = %self.plugin.command, "exec credential read from the cache");
+                    return Ok(credentials);
+                }
+                Ok(cache::Lookup::Miss(why)) => {
+                    tracing::debug!(command = %self.plugin.command, why, "no exec credential in the cache");
+                }
+                Err(unusable) => {
+                    unusable.warn_once(cache.dir());
+                    locked = None;
+                }
+            }
+        }
         self.runs.fetch_add(1, Ordering::Relaxed);
         let result = self.plugin.run().await;
         let now = self.clock.now();
         match result {
-            Ok(credentials) => {
-                let credentials = Arc::new(credentials);
-                let due_at = credentials.expires_at().map(|expires_at| {
-                    let early = expires_at
-                        .checked_sub(REFRESH_BEFORE_EXPIRY)
-                        .unwrap_or(SystemTime::UNIX_EPOCH);
-                    early.max(later(now, RETRY_AFTER_FAILURE))
-                });
-                self.cached.store(Some(Arc::new(Entry {
-                    credentials: Arc::clone(&credentials),
-                    due_at,
-                })));
-                state.failure = None;
+            Ok(decoded) => {
+                if let (Some(lock), Some(cache)) = (&locked, &self.cache) {
+                    match decoded.credentials.expires_at() {
+                        Some(expires_at) => {
+                            let entry = wire::entry_json(
+                                &self.plugin.api_version,
+                                &decoded.status,
+                                expires_at,
+                            );
+                            if let Err(unusable) = lock.write(&entry) {
+                                unusable.warn_once(cache.dir());
+                            }
+                        }
+                        // Never stored without an expiry; an older entry has no business there.
+                        None => lock.remove(),
+                    }
+                }
+                drop(locked);
+                let credentials = Arc::new(decoded.credentials);
+                self.store(state, Arc::clone(&credentials), now);
                 tracing::debug!(
                     command = %self.plugin.command,
                     kind = %credentials.kind(),
@@ -334,6 +432,7 @@ impl ExecCredentials {
                 Ok(credentials)
             }
             Err(failure) => {
+                drop(locked);
                 let retry_at = later(now, RETRY_AFTER_FAILURE);
                 state.failure = Some((failure.clone(), retry_at));
                 let kept = if keep { self.unexpired() } else { None };
@@ -378,8 +477,17 @@ impl fmt::Debug for ExecCredentials {
                 "cached",
                 &cached.as_ref().map(|entry| entry.credentials.kind()),
             )
+            .field("cache_dir", &self.cache.as_ref().map(cache::Cache::dir))
             .finish()
     }
+}
+
+/// Whether two credentials carry the same secret (token and certificate chain): the cached
+/// entry is the one a server refused.
+fn same_secret(a: &Credentials, b: &Credentials) -> bool {
+    use secrecy::ExposeSecret as _;
+    a.token().map(|t| t.expose_secret()) == b.token().map(|t| t.expose_secret())
+        && a.identity().map(|id| id.certificates()) == b.identity().map(|id| id.certificates())
 }
 
 /// Why a run failed, as the [`SourceError::InvalidSetting`] it becomes: "exec plugin CMD"

@@ -65,6 +65,7 @@ mod resolve;
 mod source;
 mod user;
 
+pub use exec::cache::{ExecCache, DEFAULT_EXEC_CACHE_SUBDIR, KEY_VARIABLES, XDG_CACHE_HOME_VAR};
 pub use source::{KubeconfigSource, KubeconfigSourceBuilder};
 
 use std::time::Duration;

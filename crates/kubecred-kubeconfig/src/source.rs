@@ -17,7 +17,7 @@ use crate::files::{self, ChosenBy};
 use crate::merge::{self, Merged};
 use crate::resolve::{self, files_label};
 use crate::user::{Settings, UserCredentials};
-use crate::{parse, DEFAULT_EXEC_TIMEOUT, SOURCE_NAME};
+use crate::{parse, ExecCache, DEFAULT_EXEC_TIMEOUT, SOURCE_NAME};
 
 /// The API server and credentials of a kubeconfig's context, read as kubectl reads them.
 ///
@@ -203,6 +203,7 @@ impl fmt::Debug for KubeconfigSource {
             .field("explicit", &self.explicit)
             .field("context", &self.context)
             .field("exec_timeout", &self.settings.exec_timeout)
+            .field("exec_cache", &self.settings.exec_cache)
             .field("state", &*state)
             .finish()
     }
@@ -269,6 +270,7 @@ pub struct KubeconfigSourceBuilder {
     context: Option<String>,
     exec_timeout: Option<Duration>,
     stdin_is_terminal: Option<bool>,
+    exec_cache: ExecCache,
 }
 
 impl SourceBuilder for KubeconfigSourceBuilder {
@@ -306,6 +308,17 @@ impl KubeconfigSourceBuilder {
         self
     }
 
+    /// Keeps exec plugins' credentials that carry an `expirationTimestamp` in `cache`, for
+    /// other processes to use until 10 s before it ([`ExecCache::Off`] by default). The
+    /// directory is created `0700`, each entry `0600`; one that is open to others or owned by
+    /// another user is not used (one warning); processes with the same plugin run it once at
+    /// a time; a `401` removes the refused entry and runs the plugin again. `explain` says
+    /// whether a cached credential would be used, and until when.
+    pub fn exec_cache(mut self, cache: ExecCache) -> Self {
+        self.exec_cache = cache;
+        self
+    }
+
     /// Whether standard input is a terminal, for exec plugins' `interactiveMode` (by
     /// default, asked of the process's stdin when [`KubeconfigSourceBuilder::build`] runs).
     pub fn stdin_is_terminal(mut self, is_terminal: bool) -> Self {
@@ -322,6 +335,7 @@ impl KubeconfigSourceBuilder {
             settings: Settings {
                 config: self.config,
                 exec_timeout: self.exec_timeout.unwrap_or(DEFAULT_EXEC_TIMEOUT),
+                exec_cache: self.exec_cache,
                 stdin_is_terminal: self
                     .stdin_is_terminal
                     .unwrap_or_else(|| std::io::stdin().is_terminal()),

@@ -21,6 +21,7 @@ use kubecred_core::{
 use secrecy::zeroize::Zeroize as _;
 use secrecy::{ExposeSecret as _, SecretString};
 
+use crate::exec::cache::ExecCache;
 use crate::exec::{ClusterInfo, ExecConfig, ExecCredentials, ExecSettings};
 use crate::merge::Defined;
 use crate::model::{Exec, User};
@@ -31,6 +32,7 @@ pub(crate) struct Settings {
     pub(crate) config: SourceConfig,
     pub(crate) exec_timeout: Duration,
     pub(crate) stdin_is_terminal: bool,
+    pub(crate) exec_cache: ExecCache,
 }
 
 /// A user's credentials, ready to be read.
@@ -298,10 +300,16 @@ impl UserCredentials {
     /// What `explain` reports instead of reading (exec plugins only).
     pub(crate) fn deferred(&self) -> Option<Deferred> {
         match self {
-            UserCredentials::Exec(exec) => Some(Deferred::new(format!(
-                "exec plugin {} (run when a client is built; explain does not run it)",
-                exec.command()
-            ))),
+            UserCredentials::Exec(exec) => {
+                let mut how = format!(
+                    "exec plugin {} (run when a client is built; explain does not run it)",
+                    exec.command()
+                );
+                if let Some(cache) = exec.cache_report() {
+                    how = format!("{how}; {cache}");
+                }
+                Some(Deferred::new(how))
+            }
             _ => None,
         }
     }
@@ -418,6 +426,9 @@ fn exec_credentials(
         clock: Arc::clone(settings.config.clock()),
         env: Arc::clone(settings.config.environment()),
         stdin_is_terminal: settings.stdin_is_terminal,
+        cache_dir: settings
+            .exec_cache
+            .dir(&**settings.config.environment()),
     };
     let credentials = ExecCredentials::new(config, Some(cluster.clone()), settings)?;
     Ok(UserCredentials::Exec(Box::new(credentials)))

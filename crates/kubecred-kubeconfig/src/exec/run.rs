@@ -7,11 +7,11 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use kubecred_core::{Credentials, Environment, Shown, SourceError};
+use kubecred_core::{Environment, Shown, SourceError};
 use secrecy::zeroize::Zeroizing;
 use tokio::io::AsyncReadExt;
 
-use super::{wire, ClusterInfo, ExecConfig, ExecSettings, Failure};
+use super::{cache, wire, ClusterInfo, ExecConfig, ExecSettings, Failure};
 
 /// `apiVersion` of exec plugins since Kubernetes 1.22.
 pub(super) const API_V1: &str = "client.authentication.k8s.io/v1";
@@ -42,6 +42,8 @@ pub(super) struct Plugin {
     /// The `KUBERNETES_EXEC_INFO` value.
     pub(super) exec_info: String,
     pub(super) timeout: Duration,
+    /// The exec credential cache's key: see [`cache::key`].
+    pub(super) cache_key: [u8; 32],
 }
 
 impl Plugin {
@@ -108,7 +110,16 @@ impl Plugin {
         let program = find_program(&command, &base_dir, &*settings.env)
             .map_err(|problem| invalid(with_hint(problem, install_hint.as_deref())))?;
         let cluster = cluster.filter(|_| provide_cluster_info);
+        let cache_key = cache::key(
+            &api_version,
+            &program,
+            &args,
+            &env,
+            cluster.as_ref(),
+            &*settings.env,
+        );
         Ok(Self {
+            cache_key,
             exec_info: wire::request_json(&api_version, interactive, cluster.as_ref()),
             command,
             program,
@@ -135,7 +146,7 @@ impl Plugin {
     /// A [`Failure`] naming the command when it cannot start, runs longer than the timeout
     /// (it is killed, and reaped, first), prints more than 1 MiB, exits non-zero (naming the
     /// status; its stdout is never shown), or prints no usable `ExecCredential`.
-    pub(super) async fn run(&self) -> Result<Credentials, Failure> {
+    pub(super) async fn run(&self) -> Result<wire::Decoded, Failure> {
         let fail = |problem: String| Failure::new(&self.command, problem);
         let mut command = tokio::process::Command::new(&self.program);
         command

@@ -38,6 +38,7 @@ fn settings(clock: &ManualClock) -> ExecSettings {
         clock: Arc::new(clock.clone()),
         env: Arc::new(MapEnvironment::default()),
         stdin_is_terminal: false,
+        cache_dir: None,
     }
 }
 

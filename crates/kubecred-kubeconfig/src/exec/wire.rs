@@ -7,8 +7,9 @@
 use std::time::{Duration, SystemTime};
 
 use kubecred_core::{check_token, ClientIdentity, Credentials, Origin, Shown, SourceError};
+use secrecy::zeroize::Zeroizing;
 use secrecy::{ExposeSecret, SecretString};
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize};
 
 use super::{ClusterInfo, Failure};
 
@@ -85,6 +86,21 @@ impl Secret {
     }
 }
 
+/// What [`parse_output`] decoded: the credentials, and the `status` fields they came from
+/// (for the exec cache, which stores them as an `ExecCredential` of its own).
+pub(super) struct Decoded {
+    pub(super) credentials: Credentials,
+    pub(super) status: StatusFields,
+}
+
+/// The `status` fields of a decoded `ExecCredential` that make up its credential (the expiry
+/// is the credentials'): what a cache entry holds. No `Debug`: it holds secrets.
+pub(super) struct StatusFields {
+    token: Option<SecretString>,
+    certificate: Option<String>,
+    key: Option<SecretString>,
+}
+
 /// Decodes a plugin's stdout into credentials: an `ExecCredential` of `api_version`, JSON or
 /// (as client-go's decoder accepts) YAML, holding `status.token`, or
 /// `status.clientCertificateData` with `status.clientKeyData`, or all three;
@@ -104,7 +120,7 @@ pub(super) fn parse_output(
     stdout: &[u8],
     api_version: &str,
     command: &str,
-) -> Result<Credentials, Failure> {
+) -> Result<Decoded, Failure> {
     let fail = |problem: String| Failure::new(command, problem);
     let response = decode(stdout).map_err(fail)?;
     match response.api_version.as_deref() {
@@ -132,6 +148,11 @@ pub(super) fn parse_output(
     let token = status.token.and_then(Secret::non_empty);
     let certificate = status.client_certificate_data.filter(|c| !c.is_empty());
     let key = status.client_key_data.and_then(Secret::non_empty);
+    let fields = StatusFields {
+        token: token.clone(),
+        certificate: certificate.clone(),
+        key: key.clone(),
+    };
     let identity = match (certificate, key) {
         (Some(certificate), Some(key)) => Some(
             ClientIdentity::from_pem(
@@ -177,7 +198,58 @@ pub(super) fn parse_output(
             ))
         }
     };
-    Ok(credentials.with_expiry(expires_at))
+    Ok(Decoded {
+        credentials: credentials.with_expiry(expires_at),
+        status: fields,
+    })
+}
+
+/// An `ExecCredential` of `api_version` holding `status` and `expires_at` as its
+/// `expirationTimestamp` (RFC 3339, UTC, to the nanosecond), as JSON in a buffer that is
+/// zeroed when dropped: an exec cache entry, which [`parse_output`] reads back. Nothing else
+/// goes in (no `spec`, nothing naming the machine).
+pub(super) fn entry_json(
+    api_version: &str,
+    status: &StatusFields,
+    expires_at: SystemTime,
+) -> Zeroizing<Vec<u8>> {
+    #[derive(Serialize)]
+    struct Entry<'a> {
+        #[serde(rename = "apiVersion")]
+        api_version: &'a str,
+        kind: &'static str,
+        status: Fields<'a>,
+    }
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Fields<'a> {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        token: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        client_certificate_data: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        client_key_data: Option<&'a str>,
+        expiration_timestamp: String,
+    }
+    let token = status.token.as_ref().map(|t| t.expose_secret());
+    let key = status.key.as_ref().map(|k| k.expose_secret());
+    let certificate = status.certificate.as_deref();
+    let entry = Entry {
+        api_version,
+        kind: KIND,
+        status: Fields {
+            token,
+            client_certificate_data: certificate,
+            client_key_data: key,
+            expiration_timestamp: humantime::format_rfc3339_nanos(expires_at).to_string(),
+        },
+    };
+    // Room for every escape JSON may add to PEM's newlines, so that the buffer never grows:
+    // a grown buffer would leave an unzeroed copy of the secrets behind.
+    let secrets = [token, key, certificate].iter().flatten().map(|s| s.len()).sum::<usize>();
+    let mut buffer = Zeroizing::new(Vec::with_capacity(2 * secrets + 512 + api_version.len()));
+    serde_json::to_writer(&mut *buffer, &entry).expect("writing JSON to a Vec cannot fail");
+    buffer
 }
 
 /// JSON when the output starts with `{`, else YAML (of which JSON is a subset, so client-go's
