@@ -296,9 +296,13 @@ impl Cache {
         let deadline = Instant::now() + patience;
         let mut pause = Duration::from_millis(2);
         loop {
-            match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive)
-            {
-                Ok(()) => return Ok(Locked { cache: self, _lock: file }),
+            match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+                Ok(()) => {
+                    return Ok(Locked {
+                        cache: self,
+                        _lock: file,
+                    })
+                }
                 Err(e) if e == rustix::io::Errno::WOULDBLOCK || e == rustix::io::Errno::INTR => {}
                 Err(e) => return Err(Unusable::io(&path, "locked", &e.into())),
             }
@@ -358,7 +362,9 @@ impl Cache {
             return Err(Unusable::io(&path, "read", &e));
         }
         if bytes.len() as u64 > MAX_ENTRY_BYTES {
-            return Ok(Lookup::Miss("an entry over 1 MiB (replaced at the next run)"));
+            return Ok(Lookup::Miss(
+                "an entry over 1 MiB (replaced at the next run)",
+            ));
         }
         let Ok(decoded) = wire::parse_output(&bytes, api_version, command) else {
             return Ok(Lookup::Miss(
@@ -476,7 +482,9 @@ fn check_dir(dir: &Path) -> Result<(), Unusable> {
 /// An open file of the cache must be a regular file owned by the effective user, without
 /// group or world access.
 fn check_file(path: &Path, file: &File) -> Result<(), Unusable> {
-    let metadata = file.metadata().map_err(|e| Unusable::io(path, "read", &e))?;
+    let metadata = file
+        .metadata()
+        .map_err(|e| Unusable::io(path, "read", &e))?;
     if !metadata.is_file() {
         return Err(Unusable {
             path: path.to_owned(),
@@ -518,3 +526,6 @@ fn remove_if_present(path: &Path) -> io::Result<()> {
         _ => Ok(()),
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -205,7 +205,7 @@ pub(super) fn parse_output(
 }
 
 /// An `ExecCredential` of `api_version` holding `status` and `expires_at` as its
-/// `expirationTimestamp` (RFC 3339, UTC, to the nanosecond), as JSON in a buffer that is
+/// `expirationTimestamp` (RFC 3339, UTC, with a fraction of a second only when it has one), as JSON in a buffer that is
 /// zeroed when dropped: an exec cache entry, which [`parse_output`] reads back. Nothing else
 /// goes in (no `spec`, nothing naming the machine).
 pub(super) fn entry_json(
@@ -241,12 +241,16 @@ pub(super) fn entry_json(
             token,
             client_certificate_data: certificate,
             client_key_data: key,
-            expiration_timestamp: humantime::format_rfc3339_nanos(expires_at).to_string(),
+            expiration_timestamp: humantime::format_rfc3339(expires_at).to_string(),
         },
     };
     // Room for every escape JSON may add to PEM's newlines, so that the buffer never grows:
     // a grown buffer would leave an unzeroed copy of the secrets behind.
-    let secrets = [token, key, certificate].iter().flatten().map(|s| s.len()).sum::<usize>();
+    let secrets = [token, key, certificate]
+        .iter()
+        .flatten()
+        .map(|s| s.len())
+        .sum::<usize>();
     let mut buffer = Zeroizing::new(Vec::with_capacity(2 * secrets + 512 + api_version.len()));
     serde_json::to_writer(&mut *buffer, &entry).expect("writing JSON to a Vec cannot fail");
     buffer
