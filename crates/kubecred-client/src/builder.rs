@@ -21,6 +21,14 @@ use crate::{Client, Error, SourceName};
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// The whole-request timeout unless [`ClientBuilder::timeout`] says otherwise: 30 s.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+/// The idle limit of a streamed body unless [`ClientBuilder::idle_timeout`] says otherwise:
+/// none, as in kubectl. A healthy watch or followed log can stay silent for as long as it
+/// lasts (a watch without `timeoutSeconds` up to twice kube-apiserver's
+/// `--min-request-timeout`, 3,600 s by default; kube-rs's watcher asks for 290 s; a followed
+/// log of a quiet pod, indefinitely), and an idle limit under that cuts it; a peer that is
+/// gone is found without one by the TCP keep-alive probes of every connection (reqwest's:
+/// after 15 s of silence, 3 probes 15 s apart).
+pub const DEFAULT_IDLE_TIMEOUT: Option<Duration> = None;
 
 /// What both modes share: the clock and the timeouts.
 #[derive(Clone)]
@@ -36,6 +44,7 @@ impl Default for Common {
             timeouts: Timeouts {
                 connect: DEFAULT_CONNECT_TIMEOUT,
                 request: DEFAULT_TIMEOUT,
+                idle: DEFAULT_IDLE_TIMEOUT,
             },
         }
     }
@@ -67,6 +76,7 @@ impl fmt::Debug for Common {
         f.debug_struct("Common")
             .field("connect_timeout", &self.timeouts.connect)
             .field("timeout", &self.timeouts.request)
+            .field("idle_timeout", &self.timeouts.idle)
             .finish_non_exhaustive()
     }
 }
@@ -302,9 +312,22 @@ impl ClientBuilder {
         self
     }
 
-    /// The whole-request timeout, from sending to the end of the body; 30 s by default.
+    /// The whole-request timeout of a buffered send ([`Client::request`], [`Client::get`],
+    /// [`Client::get_json`]), from sending to the end of the body; 30 s by default. A
+    /// streamed send ([`Client::send_streaming`]) waits this long for the response head,
+    /// never for its body (see `idle_timeout`).
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.common.timeouts.request = timeout;
+        self
+    }
+
+    /// The idle limit of a streamed body ([`Client::send_streaming`],
+    /// [`Client::get_streaming`]): the body ends with an [`Error::Timeout`] of
+    /// [`crate::TimeLimit::Idle`] when nothing arrives for `timeout` after the head or since
+    /// the last chunk (`None`: no limit). None by default ([`DEFAULT_IDLE_TIMEOUT`] says
+    /// why); buffered sends are bounded by the whole-request timeout instead.
+    pub fn idle_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
+        self.common.timeouts.idle = timeout.into();
         self
     }
 
@@ -407,9 +430,22 @@ impl ComposedBuilder {
         self
     }
 
-    /// The whole-request timeout, from sending to the end of the body; 30 s by default.
+    /// The whole-request timeout of a buffered send ([`Client::request`], [`Client::get`],
+    /// [`Client::get_json`]), from sending to the end of the body; 30 s by default. A
+    /// streamed send ([`Client::send_streaming`]) waits this long for the response head,
+    /// never for its body (see `idle_timeout`).
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.common.timeouts.request = timeout;
+        self
+    }
+
+    /// The idle limit of a streamed body ([`Client::send_streaming`],
+    /// [`Client::get_streaming`]): the body ends with an [`Error::Timeout`] of
+    /// [`crate::TimeLimit::Idle`] when nothing arrives for `timeout` after the head or since
+    /// the last chunk (`None`: no limit). None by default ([`DEFAULT_IDLE_TIMEOUT`] says
+    /// why); buffered sends are bounded by the whole-request timeout instead.
+    pub fn idle_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
+        self.common.timeouts.idle = timeout.into();
         self
     }
 

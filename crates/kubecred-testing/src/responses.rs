@@ -45,6 +45,11 @@ pub(crate) fn not_found() -> String {
     )
 }
 
+/// `404` for a pod that does not exist, as kube-apiserver words it (its `details` left out).
+pub(crate) fn pod_not_found(name: &str) -> String {
+    status(404, "NotFound", &format!(r#"pods "{name}" not found"#))
+}
+
 /// `405` for anything but GET.
 pub(crate) fn method_not_allowed() -> String {
     status(
@@ -136,6 +141,15 @@ pub(crate) fn expired(requested: u64, oldest: u64) -> String {
     )
 }
 
+/// The object of the `BOOKMARK` that ends a streaming list's initial events (a `Pod` of
+/// nothing but its `resourceVersion` and the `k8s.io/initial-events-end` annotation), as
+/// kube-apiserver sends it.
+pub(crate) fn initial_events_end(resource_version: u64) -> String {
+    format!(
+        r#"{{"kind":"Pod","apiVersion":"v1","metadata":{{"resourceVersion":"{resource_version}","creationTimestamp":null,"annotations":{{"k8s.io/initial-events-end":"true"}}}},"spec":{{"containers":null}},"status":{{}}}}"#
+    )
+}
+
 /// `400` for a query parameter that does not parse.
 pub(crate) fn bad_request(message: &str) -> String {
     status(400, "BadRequest", message)
@@ -201,6 +215,10 @@ mod tests {
         assert_eq!(apis["groups"][1]["name"], "batch");
         assert_eq!(parse(&version())["gitVersion"], "v1.32.0");
         assert_eq!(parse(&not_found())["reason"], "NotFound");
+        assert_eq!(
+            parse(&pod_not_found("x\""))["message"],
+            r#"pods "x"" not found"#
+        );
         assert_eq!(parse(&method_not_allowed())["code"], 405);
         let pods = parse(&pod_list(1, &[PodObject::default_in("we\"ird")]));
         assert_eq!(pods["kind"], "PodList");

@@ -116,13 +116,17 @@ pub struct RecordedRequest {
 /// | `/version` | version info of a `v1.32.0` server |
 /// | `/api/v1/namespaces/{ns}/pods` | a `PodList` of `{ns}`'s pods: one, `stand-in`, until the test [changes them](#pods-and-watches) (`403` once [forbidden](ApiServer::forbid_namespace)) |
 /// | `/api/v1/namespaces/{ns}/pods?watch=true` | a watch stream of `{ns}`'s pods, below |
+/// | `/api/v1/namespaces/{ns}/pods/{name}` | the `Pod` `{name}` of `{ns}`, or `404` `Status` (`NotFound`, `pods "{name}" not found`) |
 /// | anything else | `404` `Status` (`NotFound`) |
 ///
 /// Other methods get `405` (`MethodNotAllowed`). Queries are ignored for routing and kept in
-/// the [request log](ApiServer::requests); on the pods path only `watch`, `resourceVersion`
-/// and `timeoutSeconds` are read (`limit`, `labelSelector`, `fieldSelector`,
-/// `allowWatchBookmarks`, `resourceVersionMatch` and the rest are ignored: every pod of the
-/// namespace is answered, in one page, and no `BOOKMARK` is sent).
+/// the [request log](ApiServer::requests); on the pods path only `watch`, `resourceVersion`,
+/// `timeoutSeconds` and `sendInitialEvents` are read (`limit`, `labelSelector`,
+/// `fieldSelector`, `allowWatchBookmarks`, `resourceVersionMatch` and the rest are ignored:
+/// every pod of the namespace is answered, in one page without `continue`, which is what a
+/// server may do with `limit`, and the only `BOOKMARK` is a streaming list's, below). That is
+/// enough for kube-rs's `watcher` in both its list strategies (list then watch, or a
+/// streaming list).
 ///
 /// # Pods and watches
 ///
@@ -147,6 +151,9 @@ pub struct RecordedRequest {
 ///   watch cache sends then: a `200` stream of one event, `{"type":"ERROR","object":…}` with
 ///   a `410` `Status` of reason `Expired`, then its end (kube-rs's `watcher` lists again on
 ///   it); from a version not yet reached, only the changes after it are sent;
+/// - with `sendInitialEvents=true` (a streaming list, whatever `resourceVersion` says): the
+///   namespace's current pods as `ADDED`, then a `BOOKMARK` at the current `resourceVersion`
+///   annotated `k8s.io/initial-events-end: "true"`, then every change;
 /// - `timeoutSeconds=S` ends the stream cleanly (its last chunk) `S` seconds after the
 ///   request; without it (or with `0`) the stream lasts until [`ApiServer::end_watches`], a
 ///   [serving-certificate rotation](ApiServer::rotate_serving_certificate), or the server's
@@ -804,6 +811,9 @@ impl State {
         if let Some(namespace) = pods_namespace(path) {
             return self.pods(namespace, request.uri().query(), &user);
         }
+        if let Some((namespace, name)) = pod_path(path) {
+            return whole(self.pod(namespace, name, &user));
+        }
         whole(match path {
             "/api" => json(StatusCode::OK, responses::api_versions(self.addr)),
             "/apis" => json(StatusCode::OK, responses::api_group_list()),
@@ -838,12 +848,33 @@ impl State {
             let (version, pods) = self.pods.list(namespace);
             return whole(json(StatusCode::OK, responses::pod_list(version, &pods)));
         };
-        let body = self.pods.watch(namespace, watch.since, watch.timeout);
+        let since = watch.since.filter(|_| !watch.send_initial_events);
+        let body = self
+            .pods
+            .watch(namespace, since, watch.timeout, watch.send_initial_events);
         let mut response = Response::new(Either::Right(body));
         let headers = response.headers_mut();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache, private"));
         response
+    }
+
+    /// `GET /api/v1/namespaces/{namespace}/pods/{name}`, for an authenticated `user`: the pod
+    /// (with `kind` and `apiVersion`), `404` `NotFound` as kube-apiserver words it, or `403`.
+    fn pod(&self, namespace: &str, name: &str, user: &str) -> Response<Full<Bytes>> {
+        if lock(&self.forbidden_namespaces)
+            .iter()
+            .any(|n| n == namespace)
+        {
+            return json(
+                StatusCode::FORBIDDEN,
+                responses::forbidden_pods(user, "get", namespace),
+            );
+        }
+        match self.pods.get(namespace, name) {
+            Some(pod) => json(StatusCode::OK, responses::pod(&pod, true)),
+            None => json(StatusCode::NOT_FOUND, responses::pod_not_found(name)),
+        }
     }
 
     /// kube-apiserver's order: a bearer token first (an unknown one fails, whatever else
@@ -926,6 +957,9 @@ struct WatchQuery {
     since: Option<u64>,
     /// `timeoutSeconds`.
     timeout: Option<std::time::Duration>,
+    /// `sendInitialEvents=true` (a streaming list): the current pods as `ADDED`, then a
+    /// `BOOKMARK` annotated `k8s.io/initial-events-end`, whatever `resourceVersion` says.
+    send_initial_events: bool,
 }
 
 impl WatchQuery {
@@ -936,6 +970,7 @@ impl WatchQuery {
         let mut watch = false;
         let mut since = None;
         let mut timeout = None;
+        let mut send_initial_events = false;
         for pair in query.unwrap_or("").split('&') {
             let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
             let number = |value: &str| {
@@ -945,16 +980,11 @@ impl WatchQuery {
             };
             match name {
                 // Go's strconv.ParseBool, which kube-apiserver decodes `watch` with.
-                "watch" => {
-                    watch = match value {
-                        "1" | "t" | "T" | "TRUE" | "true" | "True" => true,
-                        "0" | "f" | "F" | "FALSE" | "false" | "False" => false,
-                        _ => return Err(format!("invalid watch: {value:?} is not a boolean")),
-                    }
-                }
+                "watch" => watch = parse_bool(name, value)?,
                 "resourceVersion" if !value.is_empty() => {
                     since = Some(number(value)?).filter(|&version| version != 0);
                 }
+                "sendInitialEvents" => send_initial_events = parse_bool(name, value)?,
                 "timeoutSeconds" if !value.is_empty() => {
                     timeout = Some(number(value)?)
                         .filter(|&seconds| seconds != 0)
@@ -963,7 +993,20 @@ impl WatchQuery {
                 _ => {}
             }
         }
-        Ok(watch.then_some(WatchQuery { since, timeout }))
+        Ok(watch.then_some(WatchQuery {
+            since,
+            timeout,
+            send_initial_events,
+        }))
+    }
+}
+
+/// Go's `strconv.ParseBool`, which kube-apiserver decodes its boolean parameters with.
+fn parse_bool(name: &str, value: &str) -> Result<bool, String> {
+    match value {
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Ok(true),
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => Ok(false),
+        _ => Err(format!("invalid {name}: {value:?} is not a boolean")),
     }
 }
 
@@ -973,6 +1016,15 @@ fn pods_namespace(path: &str) -> Option<&str> {
         .strip_prefix("/api/v1/namespaces/")?
         .strip_suffix("/pods")?;
     (!namespace.is_empty() && !namespace.contains('/')).then_some(namespace)
+}
+
+/// `{ns}` and `{name}` of `/api/v1/namespaces/{ns}/pods/{name}`.
+fn pod_path(path: &str) -> Option<(&str, &str)> {
+    let (namespace, name) = path
+        .strip_prefix("/api/v1/namespaces/")?
+        .split_once("/pods/")?;
+    let part = |s: &str| !s.is_empty() && !s.contains('/');
+    (part(namespace) && part(name)).then_some((namespace, name))
 }
 
 /// A whole body as the server's body type.
@@ -1030,7 +1082,8 @@ mod tests {
                 parse(Some(watch)),
                 Ok(Some(WatchQuery {
                     since: None,
-                    timeout: None
+                    timeout: None,
+                    send_initial_events: false
                 }))
             );
         }
@@ -1040,24 +1093,38 @@ mod tests {
             )),
             Ok(Some(WatchQuery {
                 since: Some(12),
-                timeout: Some(secs(3))
+                timeout: Some(secs(3)),
+                send_initial_events: false
             }))
         );
         assert_eq!(
             parse(Some("watch=true&resourceVersion=0&timeoutSeconds=0")),
             Ok(Some(WatchQuery {
                 since: None,
-                timeout: None
+                timeout: None,
+                send_initial_events: false
             }))
         );
         assert_eq!(
             parse(Some("watch=true&resourceVersion=")),
             Ok(Some(WatchQuery {
                 since: None,
-                timeout: None
+                timeout: None,
+                send_initial_events: false
+            }))
+        );
+        assert_eq!(
+            parse(Some(
+                "watch=1&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&resourceVersion=4"
+            )),
+            Ok(Some(WatchQuery {
+                since: Some(4),
+                timeout: None,
+                send_initial_events: true
             }))
         );
         assert!(parse(Some("watch=yes")).is_err());
+        assert!(parse(Some("watch=1&sendInitialEvents=yes")).is_err());
         assert!(parse(Some("watch=1&resourceVersion=abc")).is_err());
         assert!(parse(Some("watch=1&timeoutSeconds=-1")).is_err());
     }
@@ -1071,6 +1138,13 @@ mod tests {
         assert_eq!(pods_namespace("/api/v1/namespaces//pods"), None);
         assert_eq!(pods_namespace("/api/v1/namespaces/a/b/pods"), None);
         assert_eq!(pods_namespace("/api/v1/namespaces/a/pods/x"), None);
+        assert_eq!(
+            pod_path("/api/v1/namespaces/a/pods/web"),
+            Some(("a", "web"))
+        );
+        assert_eq!(pod_path("/api/v1/namespaces/a/pods/"), None);
+        assert_eq!(pod_path("/api/v1/namespaces/a/pods/web/log"), None);
+        assert_eq!(pod_path("/api/v1/namespaces//pods/web"), None);
     }
 
     fn state() -> State {
@@ -1212,6 +1286,8 @@ mod tests {
             ("/apis", StatusCode::OK),
             ("/version", StatusCode::OK),
             ("/api/v1/namespaces/a/pods?limit=1", StatusCode::OK),
+            ("/api/v1/namespaces/a/pods/stand-in", StatusCode::OK),
+            ("/api/v1/namespaces/a/pods/nope", StatusCode::NOT_FOUND),
             ("/api/v1/secrets", StatusCode::NOT_FOUND),
             ("/", StatusCode::NOT_FOUND),
         ] {
@@ -1233,6 +1309,6 @@ mod tests {
         let requests = lock(&state.requests);
         assert_eq!(requests[3].path, "/api/v1/namespaces/a/pods?limit=1");
         assert_eq!(requests[3].host.as_deref(), Some("kubernetes.default.svc"));
-        assert_eq!(requests[6].method, "POST");
+        assert_eq!(requests[8].method, "POST");
     }
 }

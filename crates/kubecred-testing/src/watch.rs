@@ -171,6 +171,14 @@ impl PodStore {
         (inner.current(), inner.pods(namespace))
     }
 
+    /// The pod `name` of `namespace`, if there is one.
+    pub(crate) fn get(&self, namespace: &str, name: &str) -> Option<PodObject> {
+        self.lock()
+            .pods(namespace)
+            .into_iter()
+            .find(|pod| pod.name == name)
+    }
+
     pub(crate) fn add(
         &self,
         namespace: &str,
@@ -228,14 +236,17 @@ impl PodStore {
         self.lock().watchers.clear();
     }
 
-    /// Opens a watch on `namespace`: from now (the current pods as `ADDED` first) when
-    /// `since` is `None`, else the changes after `since` the history still holds (or, when it
-    /// no longer holds them all, an `ERROR` event with a `410` `Expired` `Status`, and the end).
+    /// Opens a watch on `namespace`: from now (the current pods as `ADDED` first, then, with
+    /// `initial_events_end`, a `BOOKMARK` annotated `k8s.io/initial-events-end` at the current
+    /// version, as a streaming list ends its initial events) when `since` is `None`, else the
+    /// changes after `since` the history still holds (or, when it no longer holds them all, an
+    /// `ERROR` event with a `410` `Expired` `Status`, and the end).
     pub(crate) fn watch(
         &self,
         namespace: &str,
         since: Option<u64>,
         timeout: Option<Duration>,
+        initial_events_end: bool,
     ) -> WatchBody {
         let mut inner = self.lock();
         let (sender, receiver) = mpsc::unbounded_channel();
@@ -249,6 +260,13 @@ impl PodStore {
                 for pod in inner.pods(namespace) {
                     // The receiver is right here: sending cannot fail.
                     let _ = sender.send(event_line(EventType::Added, &pod));
+                }
+                if initial_events_end {
+                    let line = format!(
+                        r#"{{"type":"BOOKMARK","object":{}}}"#,
+                        responses::initial_events_end(inner.current())
+                    ) + "\n";
+                    let _ = sender.send(Bytes::from(line));
                 }
             }
             Some(since) => {
@@ -352,26 +370,37 @@ mod tests {
         assert_eq!((pods[0].resource_version, pods[0].serial), (4, 2));
         assert_eq!(store.list("c").1, vec![PodObject::default_in("c")]);
 
-        let mut body = store.watch("a", Some(2), None);
+        let mut body = store.watch("a", Some(2), None, false);
         let replayed = lines(&mut body);
         let types: Vec<_> = replayed.iter().map(|e| e["type"].clone()).collect();
         assert_eq!(types, ["MODIFIED", "DELETED"]);
         assert_eq!(replayed[1]["object"]["metadata"]["resourceVersion"], "5");
 
-        let mut fresh = store.watch("a", None, None);
+        let mut fresh = store.watch("a", None, None, false);
         let current = lines(&mut fresh);
         assert_eq!(current.len(), 1);
         assert_eq!(current[0]["type"], "ADDED");
         assert_eq!(current[0]["object"]["status"]["phase"], "Failed");
 
+        // A streaming list: the current pods, then the bookmark that ends them.
+        let mut streamed = store.watch("a", None, None, true);
+        let initial = lines(&mut streamed);
+        assert_eq!(initial.len(), 2);
+        assert_eq!(initial[1]["type"], "BOOKMARK");
+        assert_eq!(initial[1]["object"]["metadata"]["resourceVersion"], "5");
+        assert_eq!(
+            initial[1]["object"]["metadata"]["annotations"]["k8s.io/initial-events-end"],
+            "true"
+        );
+
         // From a version not yet reached: only the changes after it.
-        let mut ahead = store.watch("a", Some(6), None);
+        let mut ahead = store.watch("a", Some(6), None, false);
         store.add("a", "six", BTreeMap::new());
         store.add("a", "seven", BTreeMap::new());
         let sent = lines(&mut ahead);
         assert_eq!(sent.len(), 1);
         assert_eq!(sent[0]["object"]["metadata"]["name"], "seven");
-        assert!(lines(&mut store.watch("a", Some(u64::MAX), None)).is_empty());
+        assert!(lines(&mut store.watch("a", Some(u64::MAX), None, false)).is_empty());
     }
 
     #[test]
@@ -383,9 +412,9 @@ mod tests {
         let now = store.resource_version();
         assert_eq!(now, WATCH_HISTORY_EVENTS as u64 + 6);
         let oldest = now + 1 - WATCH_HISTORY_EVENTS as u64;
-        let mut kept = store.watch("a", Some(oldest - 1), None);
+        let mut kept = store.watch("a", Some(oldest - 1), None, false);
         assert_eq!(lines(&mut kept).len(), WATCH_HISTORY_EVENTS);
-        let mut expired = store.watch("a", Some(oldest - 2), None);
+        let mut expired = store.watch("a", Some(oldest - 2), None, false);
         let error = lines(&mut expired);
         assert_eq!(error.len(), 1);
         assert_eq!(error[0]["type"], "ERROR");
