@@ -5,6 +5,7 @@ mod builder;
 mod chain;
 mod hardening;
 mod incluster;
+mod layer;
 mod mock;
 mod proxy;
 mod retry;

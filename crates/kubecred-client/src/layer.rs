@@ -257,15 +257,16 @@ fn authorize<B: http_body::Body>(
     mut request: Request<B>,
     credentials: &Arc<Credentials>,
 ) -> Result<(Request<B>, Option<Replay>), Error> {
-    let replay = (credentials.is_secret() && request.body().size_hint().exact() == Some(0)).then(
-        || Replay {
-            method: request.method().clone(),
-            uri: request.uri().clone(),
-            version: request.version(),
-            headers: request.headers().clone(),
-            extensions: request.extensions().clone(),
-        },
-    );
+    let replay =
+        (credentials.is_secret() && request.body().size_hint().exact() == Some(0)).then(|| {
+            Replay {
+                method: request.method().clone(),
+                uri: request.uri().clone(),
+                version: request.version(),
+                headers: request.headers().clone(),
+                extensions: request.extensions().clone(),
+            }
+        });
     if let Some(value) = client.layer_authorization(credentials)? {
         request.headers_mut().insert(AUTHORIZATION, value);
     }
