@@ -2,7 +2,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue, AUTHORIZATION, HOST, USER_AGENT};
@@ -15,7 +15,7 @@ use serde::de::DeserializeOwned;
 
 use crate::recent::RecentRequests;
 use crate::resolve::{Chosen, Timeouts};
-use crate::{policy, status, transport, ClientBuilder, ComposedBuilder, Error, TimeLimit};
+use crate::{policy, status, transport, Body, ClientBuilder, ComposedBuilder, Error, TimeLimit};
 
 /// `User-Agent` of every request unless the caller sets one: `kubecred/<version>`.
 pub const USER_AGENT_VALUE: &str = concat!("kubecred/", env!("CARGO_PKG_VERSION"));
@@ -47,6 +47,95 @@ struct Inner {
     identity: Option<Arc<transport::IdentityResolver>>,
     /// The limits of each request, named in the error when one fires.
     timeouts: Timeouts,
+}
+
+/// The most of a non-2xx streamed answer's body read for its `Status` message
+/// ([`Client::get_streaming`]): 64 KiB, far more than any `Status` object.
+const STATUS_BODY_BYTES: usize = 64 * 1024;
+
+/// How a send takes its answer: the body read in full ([`Buffered`]) or streamed
+/// ([`Streamed`]). Everything before the answer (credentials, headers, the `401` re-read, the
+/// retry) is the same code for both.
+trait Receive: Copy + Send + Sync {
+    /// The answer's body.
+    type Body: Send;
+
+    /// Sends `prepared` (for `path`, which errors name) on `client` and takes its answer.
+    fn receive<'a>(
+        self,
+        client: &'a Client,
+        prepared: reqwest::Request,
+        path: &'a str,
+    ) -> impl Future<Output = Result<Response<Self::Body>, Error>> + Send + 'a;
+}
+
+/// The body read in full, the whole exchange within reqwest's whole-request limit (set on
+/// its client: nothing per request).
+#[derive(Clone, Copy)]
+struct Buffered;
+
+impl Receive for Buffered {
+    type Body = Bytes;
+
+    /// Not an `async fn`: the request is handed to reqwest before the future is made, so
+    /// that the future holds reqwest's small handle rather than the request.
+    fn receive<'a>(
+        self,
+        client: &'a Client,
+        prepared: reqwest::Request,
+        path: &'a str,
+    ) -> impl Future<Output = Result<Response<Bytes>, Error>> + Send + 'a {
+        let pending = client.inner.http.execute(prepared);
+        async move {
+            let transport_error = |source| client.transport_error(source, path);
+            let mut response = pending.await.map_err(transport_error)?;
+            let (status, version) = (response.status(), response.version());
+            let headers = std::mem::take(response.headers_mut());
+            let body = response.bytes().await.map_err(transport_error)?;
+            let mut response = Response::new(body);
+            *response.status_mut() = status;
+            *response.version_mut() = version;
+            *response.headers_mut() = headers;
+            Ok(response)
+        }
+    }
+}
+
+/// The head awaited within the client's request limit, the body streamed under its idle
+/// limit ([`Body`]).
+#[derive(Clone, Copy)]
+struct Streamed;
+
+/// reqwest's whole-request limit for a streamed request: out of reach. reqwest's client
+/// carries the buffered sends' limit, which would cut the body, and a request can replace
+/// it but not remove it; the head is timed by the client instead (one timer per stream,
+/// nothing per buffered request).
+const UNBOUNDED: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
+impl Receive for Streamed {
+    type Body = Body;
+
+    fn receive<'a>(
+        self,
+        client: &'a Client,
+        mut prepared: reqwest::Request,
+        path: &'a str,
+    ) -> impl Future<Output = Result<Response<Body>, Error>> + Send + 'a {
+        *prepared.timeout_mut() = Some(UNBOUNDED);
+        let pending = client.inner.http.execute(prepared);
+        async move {
+            let limits = client.inner.timeouts;
+            let response = match tokio::time::timeout(limits.request, pending).await {
+                Ok(response) => response.map_err(|source| client.transport_error(source, path))?,
+                Err(_elapsed) => {
+                    return Err(client.timeout_error(path, TimeLimit::Head(limits.request)))
+                }
+            };
+            let (parts, body) = http::Response::<reqwest::Body>::from(response).into_parts();
+            let body = Body::new(body, client.clone(), path, limits.idle);
+            Ok(Response::from_parts(parts, body))
+        }
+    }
 }
 
 impl Client {
@@ -112,7 +201,8 @@ impl Client {
         self.bearer_header(&credentials)
     }
 
-    /// Sends `request` to the API server and returns its answer, whatever the status.
+    /// Sends `request` to the API server and returns its answer, whatever the status, the body
+    /// read in full within the whole-request limit ([`ClientBuilder::timeout`]).
     ///
     /// The request's URI is a path with an optional query (`/api/v1/pods?limit=1`),
     /// appended to the endpoint's URL. The client adds `Authorization: Bearer …` (unless the
@@ -122,13 +212,86 @@ impl Client {
     /// the request is sent once more. A safe request (`GET`, `HEAD`, …) whose kept-alive
     /// connection the server closed under it is sent once more on a new connection.
     ///
+    /// For a body that streams (a watch, a followed log), see [`Client::send_streaming`].
+    ///
     /// # Errors
     ///
     /// [`Error::InvalidRequest`] for an absolute URI, or an `Authorization` header bound for
     /// an endpoint that must not receive one (refused before connecting);
     /// [`Error::Credentials`]; [`Error::TlsVerification`] when the server's certificate does
-    /// not verify; [`Error::Transport`] for connection failures and timeouts.
-    pub async fn request(&self, request: Request<Bytes>) -> Result<Response<Bytes>, Error> {
+    /// not verify; [`Error::Timeout`] ([`TimeLimit::Connect`], [`TimeLimit::Request`]);
+    /// [`Error::Transport`] for connection failures.
+    pub fn request(
+        &self,
+        request: Request<Bytes>,
+    ) -> impl Future<Output = Result<Response<Bytes>, Error>> + Send + '_ {
+        // Not an `async fn` around `send_as`: the future is `send_as`'s own, not one more
+        // layer that holds it.
+        self.send_as(Buffered, request)
+    }
+
+    /// Sends `request` as [`Client::request`] does and returns the answer as soon as its head
+    /// has arrived, whatever the status, with a [`Body`] that streams: for watches
+    /// (`?watch=true`) and followed logs (`?follow=true`).
+    ///
+    /// Everything before the body is as in [`Client::request`]: the headers the client adds,
+    /// the `401` re-read and one retry with fresh credentials, the retry of a safe request
+    /// whose kept-alive connection closed under it (all of it before the body starts). The
+    /// whole-request limit ([`ClientBuilder::timeout`], 30 s by default) bounds the wait for
+    /// the head only; the body is bounded by the idle limit
+    /// ([`ClientBuilder::idle_timeout`], none by default) and by nothing else: a stream lives
+    /// until the server ends it, the connection fails, or the caller drops the body.
+    ///
+    /// # Errors
+    ///
+    /// Those of [`Client::request`], a timeout being [`Error::Timeout`] with
+    /// [`TimeLimit::Connect`] or [`TimeLimit::Head`]. The body's own errors are its items'
+    /// (see [`Body`]).
+    pub async fn send_streaming(&self, request: Request<Bytes>) -> Result<Response<Body>, Error> {
+        self.send_as(Streamed, request).await
+    }
+
+    /// GETs `path` (with an optional query) as a stream ([`Client::send_streaming`]) and
+    /// returns the answer when its status is 2xx: `kubecred get PATH` is this, writing each
+    /// chunk as it arrives.
+    ///
+    /// # Errors
+    ///
+    /// Those of [`Client::send_streaming`], and for any other status [`Error::Status`], as
+    /// [`Client::get`] gives it (the body of a non-2xx answer is read for its `Status`
+    /// message: its first 64 KiB at most, within the whole-request limit).
+    pub async fn get_streaming(&self, path: &str) -> Result<Response<Body>, Error> {
+        let request = Request::get(path)
+            .body(Bytes::new())
+            .map_err(|_| self.invalid("the path is not a valid request URI"))?;
+        let response = self.send_streaming(request).await?;
+        if response.status().is_success() {
+            return Ok(response);
+        }
+        let (parts, mut body) = response.into_parts();
+        let mut read = Vec::new();
+        let _ = tokio::time::timeout(self.inner.timeouts.request, async {
+            while read.len() < STATUS_BODY_BYTES {
+                match body.next_chunk().await {
+                    Ok(Some(chunk)) => read.extend_from_slice(&chunk),
+                    Ok(None) | Err(_) => break,
+                }
+            }
+        })
+        .await;
+        read.truncate(STATUS_BODY_BYTES);
+        Err(self
+            .status_error(&Response::from_parts(parts, Bytes::from(read)))
+            .await)
+    }
+
+    /// Sends `request`, taking the answer as `mode` says: the one path of every send, so that
+    /// a buffered and a streamed send differ only in how the answer is received.
+    async fn send_as<R: Receive>(
+        &self,
+        mode: R,
+        request: Request<Bytes>,
+    ) -> Result<Response<R::Body>, Error> {
         // The future of this function is moved and polled on every request: what it holds
         // across an await is kept small (the request, a few references, the send), and the
         // rare paths (a retry, a re-read after a 401) are boxed, so that their state costs
@@ -146,13 +309,13 @@ impl Client {
             Some(self.current_credentials().await?)
         };
         let response = self
-            .send_with_retry(&request, path, credentials.as_ref())
+            .send_with_retry(mode, &request, path, credentials.as_ref())
             .await?;
         match credentials {
             Some(rejected)
                 if response.status() == StatusCode::UNAUTHORIZED && rejected.is_secret() =>
             {
-                Box::pin(self.after_unauthorized(&request, path, &rejected, response)).await
+                Box::pin(self.after_unauthorized(mode, &request, path, &rejected, response)).await
             }
             _ => Ok(response),
         }
@@ -161,13 +324,14 @@ impl Client {
     /// The answer to a request whose token the server refused with `response` (a `401`):
     /// the source re-reads its credentials once; when the token changed, the request is sent
     /// once more with it, and its answer is the request's; otherwise `response` is.
-    async fn after_unauthorized(
+    async fn after_unauthorized<R: Receive>(
         &self,
+        mode: R,
         request: &Request<Bytes>,
         path: &str,
         rejected: &Arc<Credentials>,
-        response: Response<Bytes>,
-    ) -> Result<Response<Bytes>, Error> {
+        response: Response<R::Body>,
+    ) -> Result<Response<R::Body>, Error> {
         let inner = &self.inner;
         match inner.credentials.refresh(rejected).await {
             Ok(fresh) => {
@@ -177,7 +341,9 @@ impl Client {
                     || fresh.identity().map(|id| id.certificates())
                         != rejected.identity().map(|id| id.certificates());
                 if changed {
-                    return self.send_with_retry(request, path, Some(&fresh)).await;
+                    return self
+                        .send_with_retry(mode, request, path, Some(&fresh))
+                        .await;
                 }
             }
             Err(error) => tracing::warn!(
@@ -252,21 +418,22 @@ impl Client {
     /// `TRACE`), sends it once more, on a new connection, as Go's HTTP client does
     /// (`Request.isReplayable`). Never a write: a `DELETE` the server carried out before the
     /// connection dropped would come back `404`, a `PUT` `409`, a success reported as a failure.
-    async fn send_with_retry(
+    async fn send_with_retry<R: Receive>(
         &self,
+        mode: R,
         request: &Request<Bytes>,
         path: &str,
         credentials: Option<&Arc<Credentials>>,
-    ) -> Result<Response<Bytes>, Error> {
+    ) -> Result<Response<R::Body>, Error> {
         let first = self.prepare(request, path, credentials)?;
-        let outcome = self.send(first, path).await;
+        let outcome = mode.receive(self, first, path).await;
         match outcome {
             Err(Error::Transport { source, url, .. })
                 if request.method().is_safe() && transport::closed_under_request(&source) =>
             {
                 tracing::debug!(source = %self.inner.source_name, %url, "connection closed under the request; retrying once");
                 let again = self.prepare(request, path, credentials)?;
-                Box::pin(self.send(again, path)).await
+                Box::pin(mode.receive(self, again, path)).await
             }
             other => other,
         }
@@ -329,44 +496,37 @@ impl Client {
         )
     }
 
-    /// Sends `request` (for `path`, which errors name) and reads its answer in full.
-    ///
-    /// Not an `async fn`: the request is handed to reqwest before the future is made, so
-    /// that the future holds reqwest's small handle rather than the request.
-    fn send<'a>(
-        &'a self,
-        request: reqwest::Request,
-        path: &'a str,
-    ) -> impl Future<Output = Result<Response<Bytes>, Error>> + Send + 'a {
-        let pending = self.inner.http.execute(request);
-        async move {
-            let transport_error = |source| self.transport_error(source, path);
-            let mut response = pending.await.map_err(transport_error)?;
-            let (status, version) = (response.status(), response.version());
-            let headers = std::mem::take(response.headers_mut());
-            let body = response.bytes().await.map_err(transport_error)?;
-            let mut response = Response::new(body);
-            *response.status_mut() = status;
-            *response.version_mut() = version;
-            *response.headers_mut() = headers;
-            Ok(response)
+    /// The URL of `path` as errors name it (bounded, control characters escaped).
+    fn error_url(&self, path: &str) -> String {
+        let endpoint = &self.inner.endpoint;
+        if endpoint.unix_socket().is_some() {
+            // The socket is what was reached, not the `http://localhost` reqwest speaks to.
+            format!("{}{}", endpoint.display_url(), Shown::text(path))
+        } else {
+            endpoint.url_for(path).map_or_else(
+                |_| Shown::text(path).to_string(),
+                |url| Shown::text(url.as_str()).to_string(),
+            )
+        }
+    }
+
+    /// The error for a request for `path` that ran into `limit`, a limit the client times
+    /// itself (a stream's head or idle limit).
+    pub(crate) fn timeout_error(&self, path: &str, limit: TimeLimit) -> Error {
+        Error::Timeout {
+            name: self.inner.source_name.clone(),
+            url: self.error_url(path),
+            limit,
+            source: None,
         }
     }
 
     /// The error for a request for `path` that failed in reqwest with `source`.
-    fn transport_error(&self, source: reqwest::Error, path: &str) -> Error {
+    pub(crate) fn transport_error(&self, source: reqwest::Error, path: &str) -> Error {
         let inner = &self.inner;
         // The URL is in our message already.
         let source = source.without_url();
-        let url = if inner.endpoint.unix_socket().is_some() {
-            // The socket is what was reached, not the `http://localhost` reqwest speaks to.
-            format!("{}{}", inner.endpoint.display_url(), Shown::text(path))
-        } else {
-            inner.endpoint.url_for(path).map_or_else(
-                |_| Shown::text(path).to_string(),
-                |url| Shown::text(url.as_str()).to_string(),
-            )
-        };
+        let url = self.error_url(path);
         let name = inner.source_name.clone();
         match transport::tls_failure(&source, inner.identity.is_some()) {
             Some(transport::TlsFailure::ServerCertificate) => Error::TlsVerification {
@@ -392,7 +552,7 @@ impl Client {
                     name,
                     url,
                     limit,
-                    source,
+                    source: Some(source),
                 }
             }
             None => Error::Transport { name, url, source },

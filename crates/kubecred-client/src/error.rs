@@ -126,9 +126,11 @@ pub enum Error {
         url: String,
         /// Which limit fired.
         limit: TimeLimit,
-        /// The transport error.
+        /// The transport error, when reqwest's timer fired ([`TimeLimit::Connect`],
+        /// [`TimeLimit::Request`]); `None` for the limits the client times itself, a
+        /// stream's [`TimeLimit::Head`] and [`TimeLimit::Idle`].
         #[source]
-        source: reqwest::Error,
+        source: Option<reqwest::Error>,
     },
 
     /// Connecting, sending or reading failed (refused, reset, ...).
@@ -218,8 +220,16 @@ pub enum TimeLimit {
     /// (10 s by default).
     Connect(Duration),
     /// No complete answer within this long of sending: [`crate::ClientBuilder::timeout`] (30 s
-    /// by default).
+    /// by default). Bounds the buffered sends ([`crate::Client::request`], `get`,
+    /// `get_json`), head and body.
     Request(Duration),
+    /// No response head within this long of sending a streamed request
+    /// ([`crate::Client::send_streaming`], [`crate::Client::get_streaming`]): the same
+    /// [`crate::ClientBuilder::timeout`], which bounds a stream's head only, never its body.
+    Head(Duration),
+    /// Nothing of a streamed body arrived for this long (after the head, or since the last
+    /// chunk): [`crate::ClientBuilder::idle_timeout`] (none by default).
+    Idle(Duration),
 }
 
 impl fmt::Display for TimeLimit {
@@ -233,6 +243,16 @@ impl fmt::Display for TimeLimit {
             TimeLimit::Request(limit) => write!(
                 f,
                 "no complete answer within the request limit of {} (ClientBuilder::timeout changes it)",
+                seconds(*limit)
+            ),
+            TimeLimit::Head(limit) => write!(
+                f,
+                "no response head within the request limit of {} (ClientBuilder::timeout changes it; it does not bound the streamed body)",
+                seconds(*limit)
+            ),
+            TimeLimit::Idle(limit) => write!(
+                f,
+                "nothing received for the idle limit of {} (ClientBuilder::idle_timeout changes it)",
                 seconds(*limit)
             ),
         }

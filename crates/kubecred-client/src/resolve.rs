@@ -93,8 +93,12 @@ pub(crate) enum Until {
 pub(crate) struct Timeouts {
     /// The TCP (and TLS) connect limit.
     pub(crate) connect: Duration,
-    /// The whole-request limit, from sending to the end of the body.
+    /// The whole-request limit of a buffered send, from sending to the end of the body; a
+    /// streamed send's head limit.
     pub(crate) request: Duration,
+    /// The longest silence a streamed body may keep (`None`: no limit); reqwest's client is
+    /// not told, the client's [`crate::Body`] times it.
+    pub(crate) idle: Option<Duration>,
 }
 
 /// The chosen entry, ready to become a [`Client`].
