@@ -46,9 +46,17 @@ struct Cli {
     #[arg(long, value_name = "SECONDS", global = true, value_parser = clap::value_parser!(u64).range(1..))]
     exec_timeout: Option<u64>,
 
-    /// Give up on a request after SECONDS (default 30; connecting at most 10)
+    /// Keep exec plugins' credentials that carry an expiry for later runs, in DIR (created 0700) or, with no =DIR, in $XDG_CACHE_HOME/kubecred/exec [env: KUBECRED_EXEC_CACHE]
+    #[arg(long, value_name = "DIR", global = true, num_args = 0..=1, require_equals = true, default_missing_value = "")]
+    exec_cache: Option<PathBuf>,
+
+    /// Give up on a request after SECONDS (default 30; connecting at most 10); for `get`, on its answer's head (a watch's body may stream longer)
     #[arg(long, value_name = "SECONDS", global = true, value_parser = clap::value_parser!(u64).range(1..))]
     timeout: Option<u64>,
+
+    /// End a streamed answer (`get` of a watch or a followed log) when nothing arrives for SECONDS (default: no limit, as in kubectl)
+    #[arg(long, value_name = "SECONDS", global = true, value_parser = clap::value_parser!(u64).range(1..))]
+    idle_timeout: Option<u64>,
 
     #[command(subcommand)]
     command: Command,
@@ -155,6 +163,9 @@ fn builder(cli: &Cli) -> ClientBuilder {
             .timeout(timeout)
             .connect_timeout(timeout.min(DEFAULT_CONNECT_TIMEOUT));
     }
+    if let Some(seconds) = cli.idle_timeout {
+        builder = builder.idle_timeout(Duration::from_secs(seconds));
+    }
     builder
 }
 
@@ -183,35 +194,52 @@ async fn run(cli: Cli) -> ExitCode {
         Command::Get { path } => {
             let result = async {
                 let client = builder.build().await?;
-                client.get(path).await
+                client.get_streaming(path).await
             }
             .await;
             match result {
-                Ok(response) => {
-                    let mut stdout = std::io::stdout().lock();
-                    if let Err(e) = stdout
-                        .write_all(response.body())
-                        .and_then(|()| stdout.flush())
-                    {
-                        eprintln!("error: cannot write the response: {e}");
-                        return ExitCode::FAILURE;
-                    }
-                    ExitCode::SUCCESS
-                }
-                Err(error) => {
-                    let hint = if error.report().is_some() {
-                        "\n(run `kubecred explain` to see every source's outcome)"
-                    } else if error.status().map(|status| status.as_u16()) == Some(401) {
-                        "\n(the API server refused the credentials; `kubecred explain` shows where they came from)"
-                    } else if matches!(error, kubecred_client::Error::Timeout { .. }) {
-                        "\n(--timeout SECONDS sets the request limit, and the connect limit up to 10 s)"
-                    } else {
-                        ""
-                    };
-                    eprintln!("error: {}{hint}", error_chain(&error));
-                    ExitCode::FAILURE
-                }
+                Ok(response) => write_body(response.into_body()).await,
+                Err(error) => fail(&error),
             }
         }
     }
+}
+
+/// Writes a streamed body to stdout as it arrives, flushed chunk by chunk (a watch's events
+/// appear as the server sends them); exit 0 when the server ends it.
+async fn write_body(mut body: kubecred_client::Body) -> ExitCode {
+    let mut stdout = std::io::stdout().lock();
+    loop {
+        match body.next_chunk().await {
+            Ok(Some(chunk)) => {
+                if let Err(e) = stdout.write_all(&chunk).and_then(|()| stdout.flush()) {
+                    eprintln!("error: cannot write the response: {e}");
+                    return ExitCode::FAILURE;
+                }
+            }
+            Ok(None) => return ExitCode::SUCCESS,
+            Err(error) => return fail(&error),
+        }
+    }
+}
+
+/// Prints `error` as one paragraph on stderr, with a hint where one helps; exit 1.
+fn fail(error: &kubecred_client::Error) -> ExitCode {
+    use kubecred_client::{Error, TimeLimit};
+    let hint = match error {
+        _ if error.report().is_some() => "\n(run `kubecred explain` to see every source's outcome)",
+        _ if error.status().map(|status| status.as_u16()) == Some(401) => {
+            "\n(the API server refused the credentials; `kubecred explain` shows where they came from)"
+        }
+        Error::Timeout {
+            limit: TimeLimit::Idle(_),
+            ..
+        } => "\n(--idle-timeout SECONDS sets the idle limit of a streamed answer; without it there is none)",
+        Error::Timeout { .. } => {
+            "\n(--timeout SECONDS sets the request limit, and the connect limit up to 10 s)"
+        }
+        _ => "",
+    };
+    eprintln!("error: {}{hint}", error_chain(error));
+    ExitCode::FAILURE
 }

@@ -54,6 +54,7 @@
 //! carries its own proxy when it wants one), timeouts default to 10 s (connect) and 30 s
 //! (whole request).
 
+mod body;
 mod builder;
 mod client;
 mod error;
@@ -67,7 +68,10 @@ mod sources;
 mod status;
 mod transport;
 
-pub use builder::{ClientBuilder, ComposedBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT};
+pub use body::Body;
+pub use builder::{
+    ClientBuilder, ComposedBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_TIMEOUT,
+};
 pub use client::{Client, USER_AGENT_VALUE};
 pub use error::{Error, TimeLimit};
 pub use explain::{CredentialReport, Explanation, Outcome, SourceReport};

@@ -25,6 +25,12 @@ pub const SERVICEACCOUNT_DIR_VAR: &str = "KUBECRED_SERVICEACCOUNT_DIR";
 pub const REFRESH_SECS_VAR: &str = "KUBECRED_REFRESH_SECS";
 /// Moves the `kubectl proxy` address of the default chain (the CLI's `--proxy-url` beats it).
 pub const PROXY_URL_VAR: &str = "KUBECRED_PROXY_URL";
+/// Turns on the kubeconfig source's exec credential cache: `1` or `true` for the default
+/// location (`$XDG_CACHE_HOME/kubecred/exec`, else `$HOME/.cache/kubecred/exec`), an absolute
+/// path for that directory, `0` or `false` (or unset) for none. Anything else (a relative
+/// path included) makes the kubeconfig source *failed*, naming the variable.
+/// [`crate::ClientBuilder::exec_cache`] and the CLI's `--exec-cache` beat it.
+pub const EXEC_CACHE_VAR: &str = "KUBECRED_EXEC_CACHE";
 
 /// The longest re-read period `KUBECRED_REFRESH_SECS` takes: a year, in seconds.
 #[cfg_attr(
@@ -59,6 +65,9 @@ pub(crate) struct Settings {
     pub(crate) context: Option<String>,
     /// How long an exec credential plugin may run before it is killed.
     pub(crate) exec_timeout: Option<Duration>,
+    /// The exec credential cache (beats `KUBECRED_EXEC_CACHE`).
+    #[cfg(feature = "kubeconfig")]
+    pub(crate) exec_cache: Option<kubecred_kubeconfig::ExecCache>,
 }
 
 impl Settings {
@@ -167,6 +176,11 @@ impl Settings {
         if let Some(timeout) = self.exec_timeout {
             builder = builder.exec_timeout(timeout);
         }
+        let cache = match &self.exec_cache {
+            Some(cache) => cache.clone(),
+            None => exec_cache_from_variable(&**env)?,
+        };
+        builder = builder.exec_cache(cache);
         Ok(Arc::new(builder.build()))
     }
 
@@ -205,5 +219,25 @@ impl Settings {
             builder = builder.probe_timeout(timeout);
         }
         Ok(Arc::new(builder.build()))
+    }
+}
+
+/// `KUBECRED_EXEC_CACHE`, read through `env` (see [`EXEC_CACHE_VAR`]).
+#[cfg(feature = "kubeconfig")]
+fn exec_cache_from_variable(
+    env: &dyn Environment,
+) -> Result<kubecred_kubeconfig::ExecCache, SourceError> {
+    use kubecred_kubeconfig::ExecCache;
+    let Some(value) = env.path_var(EXEC_CACHE_VAR)? else {
+        return Ok(ExecCache::Off);
+    };
+    match value.to_str() {
+        Some("1" | "true") => Ok(ExecCache::DefaultDir),
+        Some("0" | "false") => Ok(ExecCache::Off),
+        _ if value.is_absolute() => Ok(ExecCache::Dir(value)),
+        _ => Err(SourceError::InvalidVariable {
+            variable: EXEC_CACHE_VAR.to_owned(),
+            problem: "is not 1, true, 0, false or an absolute directory path".to_owned(),
+        }),
     }
 }

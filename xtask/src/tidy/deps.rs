@@ -33,9 +33,15 @@ const REQUIRED: &[&str] = &[
 /// The stand-ins for tests.
 const TESTING: &str = "kubecred-testing";
 
-/// The packages that never ship: the stand-ins themselves, the tasks, the cross-crate tests
-/// and the benchmarks.
-const TEST_ONLY: &[&str] = &[TESTING, "xtask", "kubecred-tests", "kubecred-bench"];
+/// The packages that never ship: the stand-ins themselves, the tasks, the cross-crate tests,
+/// the benchmarks and the fuzz targets' bodies.
+const TEST_ONLY: &[&str] = &[
+    TESTING,
+    "xtask",
+    "kubecred-tests",
+    "kubecred-bench",
+    "kubecred-fuzz-targets",
+];
 
 #[test]
 fn the_dependency_graph_keeps_its_shape() {
