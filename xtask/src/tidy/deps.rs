@@ -3,7 +3,10 @@
 //! - the core depends on no other workspace crate;
 //! - a source ([`SOURCES`]) depends on the core only, among workspace crates;
 //! - no production crate (every workspace crate but [`TEST_ONLY`]) depends on
-//!   `kubecred-testing` but as a dev-dependency.
+//!   `kubecred-testing` but as a dev-dependency;
+//! - only [`KUBE`] depends on kube-rs or k8s-openapi ([`KUBE_RS`]), in any kind of
+//!   dependency (their build time stays out of every other crate), and among workspace crates
+//!   it depends on `kubecred-client` only (and `kubecred-testing` as a dev-dependency).
 //!
 //! "Depends" means a normal (optional ones included) or a build dependency: dev-dependencies
 //! only reach tests, examples and benchmarks.
@@ -42,6 +45,22 @@ const TEST_ONLY: &[&str] = &[
     "kubecred-bench",
     "kubecred-fuzz-targets",
 ];
+
+/// kube-rs's `Client` on kubecred: the one crate that may depend on [`KUBE_RS`].
+const KUBE: &str = "kubecred-kube";
+
+/// kube-rs's crates and k8s-openapi: minutes of build time on two cores.
+const KUBE_RS: &[&str] = &[
+    "kube",
+    "kube-client",
+    "kube-core",
+    "kube-runtime",
+    "kube-derive",
+    "k8s-openapi",
+];
+
+/// The one workspace crate [`KUBE`] builds on.
+const CLIENT: &str = "kubecred-client";
 
 #[test]
 fn the_dependency_graph_keeps_its_shape() {
@@ -95,6 +114,39 @@ fn check(packages: &[Package]) -> Vec<String> {
             }
         }
     }
+    problems.extend(kube_rules(packages));
+    problems
+}
+
+/// The rules over kube-rs: only [`KUBE`] depends on it, in any kind of dependency (a
+/// dev-dependency builds it for `cargo test` too); [`KUBE`] depends on [`CLIENT`] only among
+/// workspace crates, and on [`TESTING`] (whose non-dev edges the rule above names).
+fn kube_rules(packages: &[Package]) -> Vec<String> {
+    let in_workspace = |name: &str| packages.iter().any(|p| p.name == name);
+    let mut problems = Vec::new();
+    if !in_workspace(KUBE) {
+        problems.push(format!(
+            "{KUBE} is not a workspace package: the rules over it check nothing \
+             (renamed? update xtask/src/tidy/deps.rs)"
+        ));
+    }
+    for package in packages {
+        let name = package.name.as_str();
+        for dependency in &package.dependencies {
+            let on = dependency.name.as_str();
+            let edge = format!("{name} has {} on {on}", describe(dependency.kind));
+            if KUBE_RS.contains(&on) && name != KUBE {
+                problems.push(format!(
+                    "{edge}: only {KUBE} may depend on kube-rs and k8s-openapi"
+                ));
+            } else if name == KUBE && in_workspace(on) && on != CLIENT && on != TESTING {
+                problems.push(format!(
+                    "{edge}: {KUBE} depends on {CLIENT} only among workspace crates \
+                     ({TESTING} as a dev-dependency)"
+                ));
+            }
+        }
+    }
     problems
 }
 
@@ -122,6 +174,16 @@ mod checks {
             ("kubecred-env", core_only),
             ("kubecred-proxy", core_only),
             (TESTING, &[(CORE, None)]),
+            (
+                KUBE,
+                &[
+                    (CLIENT, None),
+                    ("kube", None),
+                    ("kube", Some("dev")),
+                    ("k8s-openapi", Some("dev")),
+                    (TESTING, Some("dev")),
+                ],
+            ),
         ];
         all.extend_from_slice(extra);
         parse(&metadata(&all)).unwrap()
@@ -192,6 +254,48 @@ mod checks {
                 "kubecred-core has a normal dependency on kubecred-env: the core depends on no \
                  other workspace crate",
             ]
+        );
+    }
+
+    #[test]
+    fn kube_rs_outside_kubecred_kube_and_its_other_workspace_edges_are_named() {
+        let mut packages = graph(&[
+            (
+                "kubecred-client",
+                &[(CORE, None), ("kube-runtime", Some("dev"))],
+            ),
+            ("kubecred-cli", &[(CLIENT, None), ("k8s-openapi", None)]),
+        ]);
+        let kube = packages.iter_mut().find(|p| p.name == KUBE).unwrap();
+        for (name, kind) in [
+            ("kubecred-env", Kind::Normal),
+            ("kubecred-proxy", Kind::Dev),
+        ] {
+            kube.dependencies.push(crate::workspace::Dependency {
+                name: name.into(),
+                kind,
+            });
+        }
+        assert_eq!(
+            check(&packages),
+            [
+                "kubecred-cli has a normal dependency on k8s-openapi: only kubecred-kube may \
+                 depend on kube-rs and k8s-openapi",
+                "kubecred-client has a dev-dependency on kube-runtime: only kubecred-kube may \
+                 depend on kube-rs and k8s-openapi",
+                "kubecred-kube has a normal dependency on kubecred-env: kubecred-kube depends on \
+                 kubecred-client only among workspace crates (kubecred-testing as a \
+                 dev-dependency)",
+                "kubecred-kube has a dev-dependency on kubecred-proxy: kubecred-kube depends on \
+                 kubecred-client only among workspace crates (kubecred-testing as a \
+                 dev-dependency)",
+            ]
+        );
+        packages.retain(|p| p.name != KUBE);
+        assert_eq!(
+            kube_rules(&packages)[0],
+            "kubecred-kube is not a workspace package: the rules over it check nothing \
+             (renamed? update xtask/src/tidy/deps.rs)"
         );
     }
 }
