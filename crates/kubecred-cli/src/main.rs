@@ -154,6 +154,11 @@ fn builder(cli: &Cli) -> ClientBuilder {
     if let Some(seconds) = cli.exec_timeout {
         builder = builder.exec_timeout(Duration::from_secs(seconds));
     }
+    match cli.exec_cache.as_deref() {
+        Some(dir) if dir.as_os_str().is_empty() => builder = builder.exec_cache_default(),
+        Some(dir) => builder = builder.exec_cache(std::path::absolute(dir).unwrap_or(dir.into())),
+        None => {}
+    }
     if let Some(dir) = &cli.serviceaccount_dir {
         builder = builder.serviceaccount_dir_from(dir, "--serviceaccount-dir");
     }

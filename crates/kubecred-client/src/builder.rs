@@ -130,8 +130,10 @@ impl Default for ClientBuilder {
 impl fmt::Debug for ClientBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let s = &self.settings;
-        f.debug_struct("ClientBuilder")
-            .field("sources", &self.names)
+        let mut d = f.debug_struct("ClientBuilder");
+        #[cfg(feature = "kubeconfig")]
+        d.field("exec_cache", &s.exec_cache);
+        d.field("sources", &self.names)
             .field("chain", &self.custom)
             .field("env", &self.env)
             .field("env_prefix", &s.env_prefix)
@@ -248,6 +250,26 @@ impl ClientBuilder {
     pub fn exec_timeout(mut self, timeout: Duration) -> Self {
         self.settings.exec_timeout = Some(timeout);
         self.chain_setting("exec_timeout")
+    }
+
+    /// Keeps exec plugins' credentials in `dir` for later processes (a script's next command
+    /// reads the credential instead of running the plugin again), until 10 s before their
+    /// `expirationTimestamp`; a credential without one is never kept. Off by default; beats
+    /// `KUBECRED_EXEC_CACHE`. The directory is created `0700` and each entry `0600`; one open
+    /// to others or owned by another user is not used (one warning, and the plugin runs).
+    #[cfg(feature = "kubeconfig")]
+    pub fn exec_cache(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.settings.exec_cache = Some(kubecred_kubeconfig::ExecCache::Dir(dir.into()));
+        self.chain_setting("exec_cache")
+    }
+
+    /// Like [`ClientBuilder::exec_cache`], in the default location:
+    /// `$XDG_CACHE_HOME/kubecred/exec`, else `$HOME/.cache/kubecred/exec` (read through the
+    /// builder's environment).
+    #[cfg(feature = "kubeconfig")]
+    pub fn exec_cache_default(mut self) -> Self {
+        self.settings.exec_cache = Some(kubecred_kubeconfig::ExecCache::DefaultDir);
+        self.chain_setting("exec_cache")
     }
 
     /// Moves the `kubectl proxy` of the default chain without reordering it:

@@ -77,7 +77,7 @@ pub use error::{Error, TimeLimit};
 pub use explain::{CredentialReport, Explanation, Outcome, SourceReport};
 pub use layer::{AuthLayer, AuthService, BoxError};
 pub use source_name::SourceName;
-pub use sources::{PROXY_URL_VAR, REFRESH_SECS_VAR, SERVICEACCOUNT_DIR_VAR};
+pub use sources::{EXEC_CACHE_VAR, PROXY_URL_VAR, REFRESH_SECS_VAR, SERVICEACCOUNT_DIR_VAR};
 
 // What the public signatures take, so that composing or mocking needs no second dependency.
 pub use kubecred_core::{

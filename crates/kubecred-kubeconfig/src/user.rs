@@ -426,9 +426,7 @@ fn exec_credentials(
         clock: Arc::clone(settings.config.clock()),
         env: Arc::clone(settings.config.environment()),
         stdin_is_terminal: settings.stdin_is_terminal,
-        cache_dir: settings
-            .exec_cache
-            .dir(&**settings.config.environment()),
+        cache_dir: settings.exec_cache.dir(&**settings.config.environment()),
     };
     let credentials = ExecCredentials::new(config, Some(cluster.clone()), settings)?;
     Ok(UserCredentials::Exec(Box::new(credentials)))
