@@ -8,6 +8,7 @@
 //!   failure.
 //! - `bench`: every figure of BENCHMARKS.md (whole-process runs, criterion, the
 //!   client-vs-reqwest harness).
+//! - `fuzz`: the fuzz targets of `fuzz/` under libFuzzer (cargo-fuzz on nightly).
 //!
 //! This file only dispatches: each task lives in its own module. The house rules (every file
 //! starts with `//!`, no debugging leftovers, every package opts into the workspace lints) are
@@ -19,6 +20,7 @@ mod bench;
 mod ci;
 mod demo;
 mod doc_links;
+mod fuzz;
 #[cfg(test)]
 mod tidy;
 mod workspace;
@@ -34,6 +36,9 @@ tasks:
   ci     cargo fmt --check, clippy -D warnings (the client also per feature), test, doc
          (then no link left as text); stops at the first failure
   bench  the figures of BENCHMARKS.md (release build, /usr/bin/time, cargo bench)
+  fuzz [TARGET] [--seconds N] [--merge] [--input FILE]
+         the fuzz targets of fuzz/ (cargo +nightly fuzz), each N s (60); fails naming the
+         target and the crash artifact; --merge adds new coverage to fuzz/corpus/
   help   print this message
 ";
 
@@ -44,6 +49,7 @@ fn main() -> ExitCode {
         ["demo"] => demo::run(),
         ["ci"] => ci::run(),
         ["bench"] => bench::run(),
+        ["fuzz", rest @ ..] => fuzz::run(rest),
         ["help" | "--help" | "-h"] => {
             print!("{USAGE}");
             ExitCode::SUCCESS
