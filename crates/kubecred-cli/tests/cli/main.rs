@@ -2,6 +2,7 @@
 //! module per concern.
 
 mod env;
+mod exec_cache;
 mod hostile;
 mod incluster;
 mod kubeconfig;
