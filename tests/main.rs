@@ -12,4 +12,5 @@ mod retry;
 mod rotation;
 mod secrets;
 mod serve;
+mod streaming;
 mod support;
