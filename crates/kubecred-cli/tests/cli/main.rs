@@ -8,5 +8,6 @@ mod incluster;
 mod kubeconfig;
 mod proxy;
 mod secrets;
+mod streaming;
 mod support;
 mod usage;

@@ -44,7 +44,7 @@ pub(crate) fn secret(value: &str) -> &str {
 
 /// Asserts that `run` printed no secret: the token, its signature, or a registered key.
 #[track_caller]
-fn assert_no_secret(run: &Run) {
+pub(crate) fn assert_no_secret(run: &Run) {
     let secrets = SECRETS.lock().unwrap_or_else(|e| e.into_inner());
     let needles = [TOKEN, TOKEN_SIGNATURE]
         .into_iter()
