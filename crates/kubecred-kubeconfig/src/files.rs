@@ -6,7 +6,9 @@
 //! 2. Else `KUBECONFIG` (through the [`Environment`] seam): split on `:`, blank entries and
 //!    duplicates dropped; entries that do not exist are skipped, but if none exists the source
 //!    is *failed*, naming `KUBECONFIG`; an entry that is a directory is *failed*, naming it. A
-//!    blank `KUBECONFIG` is unset (kubectl reads it as an empty list).
+//!    blank `KUBECONFIG` is unset (kubectl reads it as an empty list). At most
+//!    [`MAX_LISTED_FILES`] files that exist are read: a longer list is *failed*, naming
+//!    `KUBECONFIG` and the limit (each file holds at most 1 MiB, so this bounds the YAML read).
 //! 3. Else `$HOME/.kube/config` if it exists; if not, *not applicable*.
 
 use std::ffi::OsStr;
@@ -17,6 +19,12 @@ use std::path::{Path, PathBuf};
 use kubecred_core::{Environment, SourceError};
 
 use crate::{HOME_VAR, KUBECONFIG_VAR};
+
+/// The most files of a `KUBECONFIG` list that are read (client-go sets none): 64 files of at
+/// most 1 MiB each keep a list's YAML to 64 MiB, read in seconds, where a 1 MiB list naming
+/// one 1 MiB file under tens of thousands of spellings (`/a/c`, `/a//c`, `/a/./c`, …) would
+/// have each read and parsed.
+pub(crate) const MAX_LISTED_FILES: usize = 64;
 
 /// What the files were chosen by, for messages and `explain`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -119,17 +127,26 @@ pub(crate) fn select(
 /// The files of a `KUBECONFIG` list.
 fn from_variable(list: &OsStr) -> Result<Selection, SourceError> {
     let mut named: Vec<PathBuf> = Vec::new();
+    // A set beside the list: a 1 MiB list has hundreds of thousands of entries.
+    let mut seen = std::collections::HashSet::new();
     for entry in list.as_bytes().split(|&b| b == b':') {
         if entry.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        let path = PathBuf::from(OsStr::from_bytes(entry));
-        if !named.contains(&path) {
-            named.push(path);
+        if seen.insert(entry) {
+            named.push(PathBuf::from(OsStr::from_bytes(entry)));
         }
     }
     let mut files = Vec::new();
     for path in &named {
+        if files.len() == MAX_LISTED_FILES {
+            return Err(SourceError::InvalidVariable {
+                variable: KUBECONFIG_VAR.to_owned(),
+                problem: format!(
+                    "names more than {MAX_LISTED_FILES} kubeconfig files that exist (the most kubecred reads)"
+                ),
+            });
+        }
         match std::fs::metadata(path) {
             Ok(metadata) if metadata.is_dir() => {
                 return Err(SourceError::InvalidFile {
@@ -206,6 +223,40 @@ mod tests {
             text.len() < 400 && text.ends_with("and 490 more)"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn a_1_mib_list_spelling_one_file_thousands_of_ways_is_failed_at_the_limit() {
+        // Found while bounding the fuzz targets' inputs: every spelling is a distinct entry,
+        // each file would be read and parsed, and the duplicate check was quadratic.
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("config");
+        std::fs::write(&file, "").unwrap();
+        let base = dir.path().display().to_string();
+        let mut list = String::new();
+        let mut count = 0;
+        while list.len() < kubecred_core::MAX_VARIABLE_BYTES - 4096 {
+            // `/dir` + n slashes + `config`: the same file each time.
+            list.push_str(&base);
+            list.push_str(&"/".repeat(count % 50 + 1));
+            list.push_str(&"./".repeat(count / 50));
+            list.push_str("config:");
+            count += 1;
+        }
+        assert!(count > 1000, "{count} entries");
+        let err = select(None, &env(&[(KUBECONFIG_VAR, &list)])).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "environment variable KUBECONFIG names more than {MAX_LISTED_FILES} kubeconfig files that exist (the most kubecred reads)"
+            )
+        );
+        // At the limit, every file is read.
+        let at_limit: Vec<String> = (0..MAX_LISTED_FILES)
+            .map(|i| format!("{base}{}config", "/".repeat(i + 1)))
+            .collect();
+        let chosen = select(None, &env(&[(KUBECONFIG_VAR, &at_limit.join(":"))])).unwrap();
+        assert_eq!(chosen.files.len(), MAX_LISTED_FILES);
     }
 
     #[test]
