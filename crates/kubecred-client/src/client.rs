@@ -186,6 +186,25 @@ impl Client {
 
     /// The rustls configuration the client connects with (trust, server name, client
     /// certificate), ready for a framework's own HTTP stack. Built on the `ring` provider.
+    ///
+    /// It follows rotation outside the client too: for a `Trust::CaFile` endpoint its verifier
+    /// asks the file for its current bundle at each new handshake (a resumed session skips
+    /// verification, as everywhere), and its client-certificate resolver presents the identity
+    /// of the credentials the client (or its [`AuthLayer`](crate::AuthLayer)) last took. A
+    /// `tls-server-name` / `KUBE_TLS_SERVER_NAME` override is what the verifier checks,
+    /// whatever name the connector asks for (hyper-rustls asks for the URI's host). A hyper
+    /// connector on it, for the layer's stack:
+    ///
+    /// ```no_run
+    /// # fn f(client: &kubecred_client::Client) {
+    /// let connector = hyper_rustls::HttpsConnectorBuilder::new()
+    ///     .with_tls_config((*client.tls_config()).clone())
+    ///     .https_or_http() // https_only() unless the endpoint is plain http on loopback
+    ///     .enable_http1()
+    ///     .build();
+    /// # let _ = connector;
+    /// # }
+    /// ```
     pub fn tls_config(&self) -> Arc<rustls::ClientConfig> {
         Arc::clone(&self.inner.tls)
     }

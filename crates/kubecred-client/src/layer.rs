@@ -64,7 +64,7 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// with hyper-rustls:
 ///
 /// ```no_run
-/// # async fn f(client: kubecred_client::Client) -> Result<(), Box<dyn std::error::Error>> {
+/// # async fn f(client: kubecred_client::Client) -> Result<(), kubecred_client::BoxError> {
 /// use http_body_util::Full;
 /// use hyper_util::client::legacy::Client as HyperClient;
 /// use hyper_util::rt::TokioExecutor;
