@@ -8,7 +8,12 @@
 //!   client's timeouts (connect 10 s, request 30 s: every kubecred request has them), and
 //!   bare reqwest (no timeouts);
 //! - 6: 1,000 concurrent requests arriving when the token is due: how many token file reads;
-//! - 8: the same when a kubeconfig user's exec credential is due: how many plugin runs.
+//! - 8: the same when a kubeconfig user's exec credential is due: how many plugin runs;
+//! - 10: a hyper-util client behind kubecred's tower layer (`AuthLayer`) against the same
+//!   hyper-util client with a fixed `Authorization` header, each on its own keep-alive
+//!   connection with the client's rustls configuration, taking turns in blocks as in 3; a
+//!   second fixed-header client in the same runs is the A/A control. `BENCH_FIGURE=10` runs
+//!   only this one (`BENCH_FIGURE=3`: all but this one).
 //!
 //! `cargo bench -p kubecred-bench --bench client_vs_reqwest` (or `cargo xtask bench`).
 //! Environment: `BENCH_RUNS` (default 15, at least 10), `BENCH_REQUESTS` per variant and run
@@ -29,7 +34,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use kubecred_client::Client;
+use http_body_util::{BodyExt, Full};
+use kubecred_client::{AuthLayer, AuthService, Client};
 use kubecred_core::{ManualClock, MapEnvironment, Source, SourceBuilder};
 use kubecred_incluster::InCluster;
 use kubecred_kubeconfig::KubeconfigSource;
@@ -37,6 +43,8 @@ use kubecred_testing::{
     ApiServer, Cluster, Context, Exec, ExecPlugin, Kubeconfig, KubeconfigDir, ServiceAccountDir,
     ServiceAccountFiles, User,
 };
+use tower_layer::Layer;
+use tower_service::Service;
 
 const TOKEN: &str = "bench-token-0123456789abcdef";
 
@@ -58,7 +66,16 @@ fn main() {
         runtime.block_on(only_one(&server, &only, requests));
         return;
     }
-    runtime.block_on(client_vs_reqwest(&server, runs, requests, block));
+    let figure = std::env::var("BENCH_FIGURE").unwrap_or_default();
+    if figure != "10" {
+        runtime.block_on(client_vs_reqwest(&server, runs, requests, block));
+    }
+    if figure.is_empty() || figure == "10" {
+        runtime.block_on(layer_vs_fixed_header(&server, runs, requests, block));
+    }
+    if figure == "10" {
+        return;
+    }
     // Figure 6 needs requests that race: worker threads, one per core.
     let workers = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -217,7 +234,17 @@ enum Variant<'a> {
     Client(&'a Client, &'a [String]),
     /// Raw reqwest and the paths' full URLs.
     Raw(&'a reqwest::Client, &'a [String]),
+    /// A hyper-util client behind the client's `AuthLayer`, and the paths' full URIs.
+    Layered(&'a AuthService<Hyper>, &'a [http::Uri]),
+    /// The same hyper-util client with a fixed `Authorization` value, and the URIs.
+    Fixed(&'a Hyper, &'a http::HeaderValue, &'a [http::Uri]),
 }
+
+/// A hyper-util client on kubecred's rustls configuration (figure 10).
+type Hyper = hyper_util::client::legacy::Client<
+    hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
+    Full<Bytes>,
+>;
 
 /// The paths requested in turn: `BENCH_PATHS`, comma-separated (default `/api`; e.g.
 /// `/api,/version` for a client that never asks for the same path twice in a row).
@@ -247,6 +274,36 @@ impl Variant<'_> {
                     let response = client.get(url).send().await.unwrap();
                     assert_eq!(response.status(), 200);
                     std::hint::black_box(response.bytes().await.unwrap().len());
+                }
+                Variant::Layered(service, uris) => {
+                    let request = http::Request::get(uris[i % uris.len()].clone())
+                        .body(Full::default())
+                        .unwrap();
+                    let mut service = (*service).clone();
+                    std::future::poll_fn(|cx| service.poll_ready(cx))
+                        .await
+                        .unwrap();
+                    let response = service.call(request).await.unwrap();
+                    assert_eq!(response.status(), 200);
+                    let body = response.into_body().collect().await.unwrap();
+                    std::hint::black_box(body.to_bytes().len());
+                }
+                Variant::Fixed(client, authorization, uris) => {
+                    let mut request = http::Request::get(uris[i % uris.len()].clone())
+                        .body(Full::default())
+                        .unwrap();
+                    request
+                        .headers_mut()
+                        .insert(http::header::AUTHORIZATION, (*authorization).clone());
+                    // Called as the layered one is: a clone, ready, then `call`.
+                    let mut client = (*client).clone();
+                    std::future::poll_fn(|cx| client.poll_ready(cx))
+                        .await
+                        .unwrap();
+                    let response = client.call(request).await.unwrap();
+                    assert_eq!(response.status(), 200);
+                    let body = response.into_body().collect().await.unwrap();
+                    std::hint::black_box(body.to_bytes().len());
                 }
             }
         }
@@ -345,6 +402,66 @@ async fn client_vs_reqwest(server: &Standin, runs: usize, requests: usize, block
     println!(
         "RESULT ratio_vs_bare_reqwest median={:.3} min={p_min:.3} max={p_max:.3}",
         median(&mut vs_plain)
+    );
+}
+
+/// A hyper-util client on `client`'s rustls configuration (HTTP/1.1, pooled: one
+/// keep-alive connection for sequential requests).
+fn hyper_on(client: &Client) -> Hyper {
+    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config((*client.tls_config()).clone())
+        .https_only()
+        .enable_http1()
+        .build();
+    hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build(connector)
+}
+
+/// Figure 10: hyper behind the layer against hyper with a fixed header, and the A/A control
+/// (a second fixed-header hyper) in the same runs.
+async fn layer_vs_fixed_header(server: &Standin, runs: usize, requests: usize, block: usize) {
+    let (client, _dir) = server.client().await;
+    let layered = AuthLayer::new(&client).layer(hyper_on(&client));
+    let (fixed, control) = (hyper_on(&client), hyper_on(&client));
+    let authorization = client.authorization_header().await.unwrap().unwrap();
+    let uris: Vec<http::Uri> = server
+        .urls(&paths())
+        .iter()
+        .map(|url| url.parse().unwrap())
+        .collect();
+    let variants = [
+        Variant::Layered(&layered, &uris),
+        Variant::Fixed(&fixed, &authorization, &uris),
+        Variant::Fixed(&control, &authorization, &uris),
+    ];
+    interleaved(&variants, 1, 300, block).await;
+    let figures = interleaved(&variants, runs, requests, block).await;
+    let ratios = |ours: &[f64]| -> Vec<f64> {
+        ours.iter()
+            .zip(&figures[1])
+            .map(|(ours, theirs)| ours / theirs)
+            .collect()
+    };
+    let (mut layer, mut aa) = (ratios(&figures[0]), ratios(&figures[2]));
+    let spread = |ratios: &[f64]| {
+        ratios
+            .iter()
+            .fold((f64::MAX, f64::MIN), |(lo, hi), r| (lo.min(*r), hi.max(*r)))
+    };
+    let ((l_min, l_max), (a_min, a_max)) = (spread(&layer), spread(&aa));
+    let [mut ours, mut theirs, _] = figures.try_into().unwrap();
+    println!(
+        "RESULT layer_vs_fixed_header runs={runs} requests_per_run={requests} block={block} layer_rps_median={:.0} fixed_header_rps_median={:.0}",
+        median(&mut ours),
+        median(&mut theirs),
+    );
+    println!(
+        "RESULT ratio_layer_vs_fixed_header median={:.3} min={l_min:.3} max={l_max:.3}",
+        median(&mut layer)
+    );
+    println!(
+        "RESULT ratio_aa_fixed_header median={:.3} min={a_min:.3} max={a_max:.3}",
+        median(&mut aa)
     );
 }
 
