@@ -97,9 +97,26 @@ fn fuzz(args: &Args) -> Result<(), String> {
         None => all,
     };
     let fuzz_dir = crate::workspace_root().join("fuzz");
+    // Built once, then each binary run directly: `cargo fuzz run` would check the build
+    // again before every target.
+    eprintln!(
+        "fuzz: building {} (cargo +nightly fuzz build)",
+        chosen.join(", ")
+    );
+    let mut build = cargo_fuzz(&["build"]);
+    if let [target] = chosen.as_slice() {
+        build.arg(target);
+    }
+    status(&mut build, "cargo +nightly fuzz build")?;
+    let bin_dir = fuzz_dir.join("target").join(host_triple()?).join("release");
+    let binary = |target: &str| {
+        let mut command = Command::new(bin_dir.join(target));
+        command.current_dir(crate::workspace_root());
+        command
+    };
     if let (Some(input), [target]) = (&args.input, chosen.as_slice()) {
         return status(
-            cargo_fuzz(&["run", target]).arg(input),
+            binary(target).arg(input),
             &format!("{target} on {}", input.display()),
         );
     }
@@ -119,7 +136,7 @@ fn fuzz(args: &Args) -> Result<(), String> {
                 seeds.display()
             );
             status(
-                cargo_fuzz(&["run", target, "--"])
+                binary(target)
                     .arg("-merge=1")
                     .arg(format!("-max_len={MAX_LEN}"))
                     .arg(&seeds)
@@ -131,16 +148,15 @@ fn fuzz(args: &Args) -> Result<(), String> {
         eprintln!("fuzz: {target} for {} s", args.seconds);
         let started = SystemTime::now();
         let outcome = status(
-            cargo_fuzz(&["run", target])
-                .arg(&work)
-                .arg(&seeds)
-                .arg("--")
+            binary(target)
                 .arg(format!("-max_total_time={}", args.seconds))
                 .arg(format!("-max_len={MAX_LEN}"))
                 .arg(format!("-timeout={TIMEOUT_SECS}"))
                 .arg("-rss_limit_mb=2048")
                 .arg("-print_final_stats=1")
-                .arg(format!("-artifact_prefix={}/", artifacts.display())),
+                .arg(format!("-artifact_prefix={}/", artifacts.display()))
+                .arg(&work)
+                .arg(&seeds),
             target,
         );
         if let Err(e) = outcome {
@@ -178,6 +194,12 @@ fn cargo_fuzz(args: &[&str]) -> Command {
         .args(["+nightly", "fuzz"])
         .args(args.iter().take(1))
         .args(["--fuzz-dir", "fuzz"])
+        // Overflow checks and `debug_assert!`s too: more of what is wrong becomes a crash.
+        .args(if args.first() == Some(&"list") {
+            &[][..]
+        } else {
+            &["--debug-assertions"][..]
+        })
         .args(args.iter().skip(1));
     for name in [
         "CARGO",
@@ -207,6 +229,19 @@ fn status(command: &mut Command, what: &str) -> Result<(), String> {
     } else {
         Err(format!("{what} failed ({status})"))
     }
+}
+
+/// The host's target triple (`rustc +nightly -vV`): cargo-fuzz builds for it.
+fn host_triple() -> Result<String, String> {
+    let output = Command::new("rustc")
+        .args(["+nightly", "-vV"])
+        .output()
+        .map_err(|e| format!("cannot run rustc +nightly -vV: {e}"))?;
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .find_map(|line| line.strip_prefix("host: "))
+        .map(str::to_owned)
+        .ok_or_else(|| "rustc +nightly -vV names no host".to_owned())
 }
 
 /// cargo-fuzz, installed (`cargo install cargo-fuzz --locked`) when `cargo +nightly fuzz`
