@@ -49,9 +49,13 @@ async fn request_returns_every_status_and_get_turns_non_2xx_into_a_named_error()
     assert_eq!(response.status(), 404);
 
     let err = client.get("/no/such/thing").await.unwrap_err();
+    // It says where: the method, the path and the server's address.
     assert_eq!(
         err.to_string(),
-        "in-cluster: 404 Not Found: the server could not find the requested resource"
+        format!(
+            "in-cluster: 404 Not Found for GET {}/no/such/thing: the server could not find the requested resource",
+            pod.server.url()
+        )
     );
     assert_eq!(err.status(), Some(http::StatusCode::NOT_FOUND));
 }
@@ -88,8 +92,8 @@ async fn each_request_goes_to_its_own_path_and_query_whatever_came_before() {
 const EXPIRING_JWT: &str = "eyJhbGciOiJSUzI1NiJ9.eyJleHAiOjE4MDAwMDAwMDAsInN1YiI6InN5c3RlbTpzZXJ2aWNlYWNjb3VudDp0ZWFtLWE6ZGVmYXVsdCJ9.c2lnbmF0dXJl";
 
 /// The answer to `GET /api` with [`EXPIRING_JWT`] refused by the API server, the client's
-/// clock at `now` (seconds since the epoch), and the requests the server saw.
-async fn refused_jwt_at(now: u64) -> (Error, usize) {
+/// clock at `now` (seconds since the epoch), the requests the server saw, and its URL.
+async fn refused_jwt_at(now: u64) -> (Error, usize, String) {
     let server = ApiServer::builder()
         .token("someone-else", "not-the-pods-token")
         .start()
@@ -98,16 +102,16 @@ async fn refused_jwt_at(now: u64) -> (Error, usize) {
     let clock = ManualClock::new(UNIX_EPOCH + Duration::from_secs(now));
     let client = pod.builder().clock(Arc::new(clock)).build().await.unwrap();
     let error = client.get("/api").await.unwrap_err();
-    (error, pod.server.requests().len())
+    (error, pod.server.requests().len(), pod.server.url())
 }
 
 #[tokio::test]
 async fn a_401_for_a_token_past_its_exp_says_the_token_expired() {
-    let (error, requests) = refused_jwt_at(1_800_000_000 + 3600).await;
+    let (error, requests, url) = refused_jwt_at(1_800_000_000 + 3600).await;
     assert_eq!(error.status(), Some(http::StatusCode::UNAUTHORIZED));
     assert_eq!(
         error.to_string(),
-        "in-cluster: 401 Unauthorized: Unauthorized (the token expired at 2027-01-15T08:00:00Z)"
+        format!("in-cluster: 401 Unauthorized for GET {url}/api: Unauthorized (the token expired at 2027-01-15T08:00:00Z)")
     );
     // The re-read found the same token: no retry.
     assert_eq!(requests, 1);
@@ -115,10 +119,10 @@ async fn a_401_for_a_token_past_its_exp_says_the_token_expired() {
 
 #[tokio::test]
 async fn a_401_for_a_token_before_its_exp_does_not_mention_expiry() {
-    let (error, requests) = refused_jwt_at(1_800_000_000 - 3600).await;
+    let (error, requests, url) = refused_jwt_at(1_800_000_000 - 3600).await;
     assert_eq!(
         error.to_string(),
-        "in-cluster: 401 Unauthorized: Unauthorized"
+        format!("in-cluster: 401 Unauthorized for GET {url}/api: Unauthorized")
     );
     assert_eq!(requests, 1);
 }
@@ -185,6 +189,8 @@ async fn a_401_with_an_unchanged_token_is_returned_without_a_retry() {
     let err = client.get("/api").await.unwrap_err();
     let Error::Status {
         name,
+        method,
+        url,
         status,
         message,
         reason,
@@ -193,6 +199,11 @@ async fn a_401_with_an_unchanged_token_is_returned_without_a_retry() {
         panic!("expected a Status error, got {err:?}");
     };
     assert_eq!((name.as_str(), status.as_u16()), ("in-cluster", 401));
+    // Where: the method, the server's address and the path.
+    assert_eq!(
+        (method.as_str(), url.as_str()),
+        ("GET", format!("{}/api", pod.server.url()).as_str())
+    );
     assert_eq!(message, "Unauthorized");
     assert_eq!(reason.as_deref(), Some("Unauthorized"));
     assert_eq!(pod.server.requests().len(), 1);

@@ -45,6 +45,11 @@ struct Inner {
     clock: Arc<dyn Clock>,
     /// The client certificate presented by new connections, when there is one.
     identity: Option<Arc<transport::IdentityResolver>>,
+    /// The server certificate the verifier last refused (for the error's words).
+    rejected: Arc<transport::Rejected>,
+    /// How a server-name override is sent as SNI, when it is: the URLs given to reqwest
+    /// carry it as their host (made once per path, in the recent requests).
+    sni: Option<transport::SniRoute>,
     /// The limits of each request, named in the error when one fires.
     timeouts: Timeouts,
 }
@@ -153,6 +158,8 @@ impl Client {
                 credentials: chosen.credentials,
                 tls: chosen.tls,
                 identity: chosen.identity,
+                rejected: chosen.rejected,
+                sni: chosen.sni,
                 http: chosen.http,
                 host: chosen.host,
                 headers: chosen.headers,
@@ -300,7 +307,7 @@ impl Client {
         .await;
         read.truncate(STATUS_BODY_BYTES);
         Err(self
-            .status_error(&Response::from_parts(parts, Bytes::from(read)))
+            .status_error(&Response::from_parts(parts, Bytes::from(read)), path)
             .await)
     }
 
@@ -388,7 +395,7 @@ impl Client {
         if response.status().is_success() {
             Ok(response)
         } else {
-            Err(self.status_error(&response).await)
+            Err(self.status_error(&response, path).await)
         }
     }
 
@@ -506,10 +513,15 @@ impl Client {
             path,
             credentials,
             |path| {
-                self.inner
+                let url = self
+                    .inner
                     .endpoint
                     .url_for(path)
-                    .map_err(|reason| self.invalid(&reason))
+                    .map_err(|reason| self.invalid(&reason))?;
+                Ok(match &self.inner.sni {
+                    Some(route) => route.rewrite(url),
+                    None => url,
+                })
             },
             |credentials| self.bearer_header(credentials),
         )
@@ -552,6 +564,11 @@ impl Client {
                 name,
                 url,
                 trust: inner.endpoint.trust().to_string(),
+                problem: transport::certificate_problem(
+                    &source,
+                    &inner.endpoint,
+                    inner.rejected.take(),
+                ),
                 source,
             },
             Some(transport::TlsFailure::ClientCertificateRejected) => {
@@ -585,14 +602,15 @@ impl Client {
         }
     }
 
-    async fn status_error(&self, response: &Response<Bytes>) -> Error {
+    /// The [`Error::Status`] of `response`, the answer to a `GET` of `path`.
+    async fn status_error(&self, response: &Response<Bytes>, path: &str) -> Error {
         let status::Described {
             mut message,
             reason,
             is_status,
         } = status::describe(response.status(), response.body());
         if response.status() == StatusCode::FORBIDDEN && !is_status {
-            if let Some(hint) = self.inner.endpoint.forbidden_hint() {
+            if let Some(hint) = self.inner.endpoint.forbidden_hint_for(path) {
                 message = format!("{message} ({hint})");
             }
         }
@@ -607,6 +625,8 @@ impl Client {
         }
         Error::Status {
             name: self.inner.source_name.clone(),
+            method: http::Method::GET,
+            url: self.error_url(path),
             status: response.status(),
             message,
             reason,

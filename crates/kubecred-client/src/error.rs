@@ -76,7 +76,10 @@ pub enum Error {
     },
 
     /// The API server's certificate did not verify with the endpoint's trust.
-    #[error("{name}: the API server at {url} failed TLS verification against {trust}")]
+    #[error(
+        "{name}: the API server at {url} failed TLS verification against {trust}{}",
+        problem.as_deref().map(|p| format!(": {p}")).unwrap_or_default()
+    )]
     TlsVerification {
         /// The source's name.
         name: String,
@@ -84,6 +87,13 @@ pub enum Error {
         url: String,
         /// What the certificate was checked against (e.g. "the CA bundle from file …/ca.crt").
         trust: String,
+        /// What was wrong with the certificate, in words, where rustls's error leaves it to
+        /// decode: for a name mismatch, the names the certificate holds (DNS names, IP
+        /// addresses, common name; bounded, escaped) and, for an IP address it lists only as a
+        /// DNS name or common name, that it has no IP SAN for it; for an unknown issuer, the
+        /// issuer and where to give its CA (`KUBE_CLUSTER_CA_CERT_FILE`/`_DATA`, a kubeconfig
+        /// cluster's `certificate-authority`/`-data`). `None` otherwise.
+        problem: Option<String>,
         /// The TLS error.
         #[source]
         source: reqwest::Error,
@@ -147,10 +157,18 @@ pub enum Error {
 
     /// The API server answered with a non-2xx status (from [`crate::Client::get`] and
     /// [`crate::Client::get_json`]; [`crate::Client::request`] returns every status as `Ok`).
-    #[error("{name}: {status}: {message}")]
+    /// The message says where, as the TLS errors do: `in-cluster: 404 Not Found for GET
+    /// https://10.96.0.1:443/api/nope: …`.
+    #[error("{name}: {status} for {method} {url}: {message}")]
     Status {
         /// The source's name.
         name: String,
+        /// The request's method.
+        method: http::Method,
+        /// The URL requested: the server's address and the request's path and query
+        /// (`http://127.0.0.1:8001/…` for `kubectl proxy`, `unix:///…/api` for a unix socket;
+        /// bounded, control characters escaped; never holds a secret).
+        url: String,
         /// The HTTP status.
         status: StatusCode,
         /// The `message` of the server's `Status` object, or the body's start when there is

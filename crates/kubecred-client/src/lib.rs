@@ -55,6 +55,7 @@
 //! (whole request).
 
 mod body;
+mod certificate;
 mod builder;
 mod client;
 mod error;

@@ -109,6 +109,10 @@ pub(crate) struct Chosen {
     pub(crate) credentials: Arc<dyn CredentialSource>,
     pub(crate) tls: Arc<rustls::ClientConfig>,
     pub(crate) identity: Option<Arc<IdentityResolver>>,
+    /// Where the verifier leaves the certificate it last refused, for the error's words.
+    pub(crate) rejected: Arc<transport::Rejected>,
+    /// How a server-name override is sent as SNI, when it is.
+    pub(crate) sni: Option<transport::SniRoute>,
     pub(crate) host: Option<HeaderValue>,
     /// The headers every request carries unless the caller sets its own (a kubeconfig
     /// user's impersonation), checked here.
@@ -358,9 +362,29 @@ async fn evaluate(entry: Entry, until: Until, timeouts: Timeouts) -> Result<Eval
         SetupError::Source(e) => Failure::Source(entry.name.clone(), e),
         SetupError::Internal(reason) => Failure::Internal(reason),
     };
-    let (tls, identity) = transport::tls_config(&endpoint, &credentials).map_err(setup)?;
-    let http = transport::http_client(&endpoint, tls.clone(), timeouts.connect, timeouts.request)
-        .map_err(setup)?;
+    let transport::Tls {
+        config: tls,
+        identity,
+        rejected,
+    } = transport::tls_config(&endpoint, &credentials).map_err(setup)?;
+    // A server-name override is sent as SNI too, with the URL's own authority as `Host`.
+    let sni = transport::SniRoute::of(&endpoint);
+    let host = match (&sni, host) {
+        (Some(route), None) => Some(HeaderValue::from_str(&route.authority).map_err(|_| {
+            at_endpoint(SourceError::Refused {
+                reason: "the endpoint URL's authority is not a valid Host header".to_owned(),
+            })
+        })?),
+        (_, host) => host,
+    };
+    let http = transport::http_client(
+        &endpoint,
+        tls.clone(),
+        sni.as_ref(),
+        timeouts.connect,
+        timeouts.request,
+    )
+    .map_err(setup)?;
     Ok(Evaluated {
         chosen: Chosen {
             name,
@@ -368,6 +392,8 @@ async fn evaluate(entry: Entry, until: Until, timeouts: Timeouts) -> Result<Eval
             credentials: credentials_source,
             tls: Arc::new(tls),
             identity,
+            rejected,
+            sni,
             host,
             headers,
             http,

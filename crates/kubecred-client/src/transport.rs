@@ -91,7 +91,7 @@ pub(crate) fn provider() -> Arc<CryptoProvider> {
 pub(crate) fn tls_config(
     endpoint: &Endpoint,
     credentials: &Arc<Credentials>,
-) -> Result<(ClientConfig, Option<Arc<IdentityResolver>>), SetupError> {
+) -> Result<Tls, SetupError> {
     let provider = provider();
     let mut verifier = server_verifier(endpoint.trust(), &provider)?;
     if let Some(name) = endpoint.tls_server_name() {
@@ -103,6 +103,11 @@ pub(crate) fn tls_config(
             name,
         });
     }
+    let rejected = Arc::new(Rejected::default());
+    let verifier = Arc::new(Recording {
+        inner: verifier,
+        rejected: Arc::clone(&rejected),
+    });
     let builder = ClientConfig::builder_with_provider(Arc::clone(&provider))
         .with_safe_default_protocol_versions()
         .map_err(|e| {
@@ -117,9 +122,94 @@ pub(crate) fn tls_config(
                 current: ArcSwap::from_pointee((Arc::clone(credentials), Arc::new(key))),
             });
             let config = builder.with_client_cert_resolver(Arc::clone(&resolver) as _);
-            Ok((config, Some(resolver)))
+            Ok(Tls {
+                config,
+                identity: Some(resolver),
+                rejected,
+            })
         }
-        None => Ok((builder.with_no_client_auth(), None)),
+        None => Ok(Tls {
+            config: builder.with_no_client_auth(),
+            identity: None,
+            rejected,
+        }),
+    }
+}
+
+/// What [`tls_config`] makes: the configuration, its client-certificate resolver (when the
+/// credentials carry a certificate) and the slot where its verifier leaves the last
+/// certificate it refused.
+pub(crate) struct Tls {
+    pub(crate) config: ClientConfig,
+    pub(crate) identity: Option<Arc<IdentityResolver>>,
+    pub(crate) rejected: Arc<Rejected>,
+}
+
+/// The last server certificate the client's verifier refused, kept so that the error can say
+/// in words what it holds (rustls's error does not carry the certificate). Written only when a
+/// handshake fails: nothing on a successful one. Concurrent failures of one client are
+/// handshakes with the same endpoint; the error names the last one's certificate.
+#[derive(Debug, Default)]
+pub(crate) struct Rejected(std::sync::Mutex<Option<CertificateDer<'static>>>);
+
+impl Rejected {
+    /// The refused certificate, taken (so that a later error never describes an older one).
+    pub(crate) fn take(&self) -> Option<CertificateDer<'static>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+}
+
+/// The outermost verifier of every configuration: the inner one's verdict, and on a refusal
+/// the certificate kept in [`Rejected`].
+#[derive(Debug)]
+struct Recording {
+    inner: Arc<dyn ServerCertVerifier>,
+    rejected: Arc<Rejected>,
+}
+
+impl ServerCertVerifier for Recording {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let verdict = self.inner.verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        );
+        if verdict.is_err() {
+            *self.rejected.0.lock().unwrap_or_else(|p| p.into_inner()) =
+                Some(end_entity.clone().into_owned());
+        }
+        verdict
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.inner.supported_verify_schemes()
     }
 }
 
@@ -233,7 +323,9 @@ fn webpki(
         })
 }
 
-/// A verifier that trusts exactly the certificates of `bundle`.
+/// A verifier that trusts exactly the certificates of `bundle`: as CAs (rustls's webpki
+/// verifier), and a server certificate the bundle holds byte for byte as itself
+/// ([`Pinning`]).
 fn bundle_verifier(
     bundle: &CaBundle,
     provider: &Arc<CryptoProvider>,
@@ -249,7 +341,74 @@ fn bundle_verifier(
                     .to_owned(),
             })?;
     }
-    webpki(roots, bundle.origin().clone(), provider)
+    Ok(Arc::new(Pinning {
+        inner: webpki(roots, bundle.origin().clone(), provider)?,
+        bundle: bundle.certificates().to_vec(),
+    }))
+}
+
+/// kubectl's rule for a bundle that holds the server's own certificate (client-go hands the
+/// bundle to Go's `x509.Certificate.Verify`, which accepts a certificate byte-identical to one
+/// of its roots, still checking its name and validity period): a certificate the webpki
+/// verifier refuses is accepted when the bundle holds it byte for byte and it passes
+/// [`crate::certificate::verify_pinned`]. Nothing changes for any other certificate, and
+/// nothing is added to a handshake the webpki verifier accepts.
+#[derive(Debug)]
+struct Pinning {
+    inner: Arc<dyn ServerCertVerifier>,
+    bundle: Vec<CertificateDer<'static>>,
+}
+
+impl ServerCertVerifier for Pinning {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        match self.inner.verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        ) {
+            Err(rustls::Error::InvalidCertificate(_))
+                if self
+                    .bundle
+                    .iter()
+                    .any(|pinned| pinned.as_ref() == end_entity.as_ref()) =>
+            {
+                crate::certificate::verify_pinned(end_entity, server_name, now)
+                    .map(|()| ServerCertVerified::assertion())
+            }
+            verdict => verdict,
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.inner.supported_verify_schemes()
+    }
 }
 
 fn server_verifier(
@@ -288,6 +447,7 @@ fn server_verifier(
 pub(crate) fn http_client(
     endpoint: &Endpoint,
     tls: ClientConfig,
+    sni: Option<&SniRoute>,
     connect_timeout: Duration,
     timeout: Duration,
 ) -> Result<reqwest::Client, SetupError> {
@@ -296,6 +456,12 @@ pub(crate) fn http_client(
         .no_proxy()
         .connect_timeout(connect_timeout)
         .timeout(timeout);
+    if let Some(route) = sni {
+        builder = builder.dns_resolver(Arc::new(SniResolver {
+            name: route.name.clone(),
+            host: route.host.clone(),
+        }));
+    }
     #[cfg(unix)]
     if let Some(path) = endpoint.unix_socket() {
         builder = builder.unix_socket(path.to_owned());
@@ -315,6 +481,106 @@ pub(crate) fn http_client(
     builder
         .build()
         .map_err(|e| SetupError::Internal(format!("cannot build the HTTP client ({e})")))
+}
+
+/// How a TLS server-name override (`KUBE_TLS_SERVER_NAME`, a kubeconfig's `tls-server-name`)
+/// is also sent as SNI, as kubectl sends it (Go's `tls.Config.ServerName` is both the name
+/// checked and the SNI): reqwest sends the request URL's host as SNI and offers no hook for
+/// another, so the client asks reqwest for a URL whose host is the override (`name`), tells
+/// reqwest's resolver that `name` is the endpoint's real `host`, and sends the real URL's
+/// authority as `Host` (`authority`), which is what kubectl sends. The connection is the same
+/// (same address, same port); only the SNI changes.
+///
+/// Not made (the override is then only the name checked, as before) when the override is an
+/// IP address (TLS sends no SNI for one, Go neither), is the URL's host already, or the
+/// endpoint goes through a proxy (the proxy would be asked to reach the override name) or a
+/// unix socket, or is not `https`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SniRoute {
+    /// The override: the URL host reqwest is given, so the SNI it sends.
+    pub(crate) name: String,
+    /// The endpoint URL's real host (an IP address without brackets, or a DNS name).
+    pub(crate) host: String,
+    /// The endpoint URL's authority (`host:port`, the port only when the URL has one): the
+    /// `Host` header.
+    pub(crate) authority: String,
+}
+
+impl SniRoute {
+    /// The route for `endpoint`, when its override should be sent as SNI (above).
+    pub(crate) fn of(endpoint: &Endpoint) -> Option<SniRoute> {
+        let name = endpoint.tls_server_name()?;
+        let url = endpoint.url();
+        if url.scheme() != "https"
+            || endpoint.proxy().is_some()
+            || endpoint.unix_socket().is_some()
+            || name
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .parse::<std::net::IpAddr>()
+                .is_ok()
+        {
+            return None;
+        }
+        let host = url
+            .host_str()?
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned();
+        if host.eq_ignore_ascii_case(name) {
+            return None;
+        }
+        // The override must be a host a URL can carry, else the route is not made.
+        let mut probe = url.clone();
+        probe.set_host(Some(name)).ok()?;
+        let authority = match url.port() {
+            Some(port) => format!("{}:{port}", url.host_str()?),
+            None => url.host_str()?.to_owned(),
+        };
+        Some(SniRoute {
+            name: name.to_owned(),
+            host,
+            authority,
+        })
+    }
+
+    /// `url` (the endpoint's URL for a path) with the override as its host: what reqwest is
+    /// given.
+    pub(crate) fn rewrite(&self, mut url: reqwest::Url) -> reqwest::Url {
+        // `of` checked that the name is a host a URL can carry.
+        let _ = url.set_host(Some(&self.name));
+        url
+    }
+}
+
+/// reqwest's resolver for an endpoint with an [`SniRoute`]: the override name resolves to the
+/// endpoint's real host (an IP address as itself, a DNS name through the system resolver, as
+/// reqwest's own resolver does); any other name resolves as usual.
+struct SniResolver {
+    name: String,
+    host: String,
+}
+
+impl reqwest::dns::Resolve for SniResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let target = if name.as_str().eq_ignore_ascii_case(&self.name) {
+            self.host.clone()
+        } else {
+            name.as_str().to_owned()
+        };
+        Box::pin(async move {
+            let addrs: reqwest::dns::Addrs = match target.parse::<std::net::IpAddr>() {
+                Ok(ip) => Box::new(std::iter::once(std::net::SocketAddr::new(ip, 0))),
+                Err(_) => Box::new(
+                    tokio::net::lookup_host((target.as_str(), 0))
+                        .await?
+                        .collect::<Vec<_>>()
+                        .into_iter(),
+                ),
+            };
+            Ok(addrs)
+        })
+    }
 }
 
 /// Verifies against the current roots of a [`CaFile`]: each handshake asks the file for its
@@ -518,6 +784,78 @@ pub(crate) fn tls_failure(
         next = e.source();
     }
     None
+}
+
+/// The rustls error in `error`'s chain, if any (through every `io::Error` payload: the TLS
+/// layers nest them, and an `io::Error`'s `source()` skips its payload).
+fn rustls_error_in<'a>(error: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+    fn this<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+        match e
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            Some(payload) => this(payload),
+            None => e.downcast_ref::<rustls::Error>(),
+        }
+    }
+    let mut next = Some(error);
+    while let Some(e) = next {
+        if let Some(found) = this(e) {
+            return Some(found);
+        }
+        next = e.source();
+    }
+    None
+}
+
+/// What was wrong with the server's certificate, in words, for the certificate problems
+/// rustls's own words leave a person to decode: a name mismatch says which names the
+/// certificate (`rejected`, the one the verifier refused) holds, and an IP address it lists
+/// only as a DNS name or common name; an unknown issuer says whom it was issued by and, where
+/// the endpoint knows ([`Endpoint::ca_hint`]), where to give its CA. `None` for any other
+/// failure (an expired certificate, say), which rustls's message already says plainly.
+pub(crate) fn certificate_problem(
+    error: &(dyn std::error::Error + 'static),
+    endpoint: &Endpoint,
+    rejected: Option<CertificateDer<'static>>,
+) -> Option<String> {
+    use rustls::CertificateError as E;
+    let rustls::Error::InvalidCertificate(problem) = rustls_error_in(error)? else {
+        return None;
+    };
+    let names = rejected.and_then(|der| crate::certificate::Names::of(der.as_ref()));
+    match problem {
+        E::NotValidForName | E::NotValidForNameContext { .. } => {
+            let expected = match endpoint.tls_server_name() {
+                Some(name) => name.to_owned(),
+                None => endpoint.url().host_str()?.to_owned(),
+            };
+            let words = names?.mismatch(&expected);
+            Some(match endpoint.tls_server_name() {
+                Some(_) => format!("{words} (the name checked is the endpoint's TLS server name)"),
+                None => words,
+            })
+        }
+        E::UnknownIssuer => {
+            let issuer = names
+                .and_then(|n| n.issuer)
+                .map(|issuer| format!(" (issued by \"{}\")", kubecred_core::Shown::text(&issuer)))
+                .unwrap_or_default();
+            let hint = endpoint
+                .ca_hint()
+                .map(|hint| format!(": {hint}"))
+                .unwrap_or_default();
+            Some(match endpoint.trust() {
+                Trust::SystemRoots => format!(
+                    "the certificate{issuer} was not issued by a CA among the system root certificates{hint}"
+                ),
+                _ => format!(
+                    "the certificate{issuer} was not issued by a CA of the bundle, nor is it a certificate the bundle holds{hint}"
+                ),
+            })
+        }
+        _ => None,
+    }
 }
 
 /// `true` when `error` says the server closed a connection before answering the request on

@@ -315,6 +315,8 @@ pub struct Endpoint {
     unix_socket: Option<PathBuf>,
     host_header: Option<String>,
     forbidden_hint: Option<String>,
+    forbidden_hint_by_path: Option<fn(&str) -> String>,
+    ca_hint: Option<String>,
     headers: Vec<(String, String)>,
     trust: Trust,
     tls_server_name: Option<String>,
@@ -333,6 +335,8 @@ impl Endpoint {
             unix_socket: None,
             host_header: None,
             forbidden_hint: None,
+            forbidden_hint_by_path: None,
+            ca_hint: None,
             headers: Vec::new(),
             trust,
             tls_server_name: None,
@@ -361,6 +365,23 @@ impl Endpoint {
     /// server's authorizer): e.g. `kubectl proxy`'s request filter, naming its flags.
     pub fn with_forbidden_hint(mut self, hint: impl Into<String>) -> Self {
         self.forbidden_hint = Some(hint.into());
+        self
+    }
+
+    /// Explains a `403` whose body is not a Kubernetes `Status` by the request's path (and
+    /// query): `hint(path)` is the explanation, e.g. which of `kubectl proxy`'s filters most
+    /// likely refused that path. Takes precedence over [`Endpoint::with_forbidden_hint`].
+    pub fn with_forbidden_hint_by_path(mut self, hint: fn(&str) -> String) -> Self {
+        self.forbidden_hint_by_path = Some(hint);
+        self
+    }
+
+    /// Says where to give the CA that issued the server's certificate, for a server whose
+    /// certificate's issuer the endpoint's trust does not know (with [`Trust::SystemRoots`]:
+    /// `set KUBE_CLUSTER_CA_CERT_FILE or KUBE_CLUSTER_CA_CERT_DATA`): the client adds it to
+    /// the TLS error. It names variables or fields, never a value.
+    pub fn with_ca_hint(mut self, hint: impl Into<String>) -> Self {
+        self.ca_hint = Some(hint.into());
         self
     }
 
@@ -430,6 +451,22 @@ impl Endpoint {
     /// What a `403` without a `Status` body means here, if the endpoint knows.
     pub fn forbidden_hint(&self) -> Option<&str> {
         self.forbidden_hint.as_deref()
+    }
+
+    /// What a `403` without a `Status` body means for a request of `path` (its path and
+    /// query): [`Endpoint::with_forbidden_hint_by_path`]'s answer, else
+    /// [`Endpoint::forbidden_hint`].
+    pub fn forbidden_hint_for(&self, path: &str) -> Option<String> {
+        match self.forbidden_hint_by_path {
+            Some(hint) => Some(hint(path)),
+            None => self.forbidden_hint.clone(),
+        }
+    }
+
+    /// Where to give the CA that issued the server's certificate ([`Endpoint::with_ca_hint`]),
+    /// if the endpoint knows.
+    pub fn ca_hint(&self) -> Option<&str> {
+        self.ca_hint.as_deref()
     }
 
     /// How the serving certificate is verified.
@@ -533,6 +570,11 @@ impl fmt::Debug for Endpoint {
             .field("unix_socket", &self.unix_socket)
             .field("host_header", &self.host_header)
             .field("forbidden_hint", &self.forbidden_hint)
+            .field(
+                "forbidden_hint_by_path",
+                &self.forbidden_hint_by_path.is_some(),
+            )
+            .field("ca_hint", &self.ca_hint)
             .field("headers", &self.headers)
             .field("trust", &self.trust)
             .field("tls_server_name", &self.tls_server_name)

@@ -404,9 +404,16 @@ impl ApiEndpoint for EnvSource {
             }
             None => "default".to_owned(),
         };
+        let system_roots = matches!(trust, Trust::SystemRoots);
         let mut endpoint = Endpoint::new(url, trust)
             .with_namespace(namespace)
             .with_provenance(self.provenance(proxy_variables));
+        if system_roots {
+            endpoint = endpoint.with_ca_hint(format!(
+                "set {} or {} to the CA that issued it",
+                self.names.ca_file, self.names.ca_data
+            ));
+        }
         if let Some(name) = self.tls_server_name()? {
             endpoint = endpoint.with_tls_server_name(name);
         }

@@ -260,7 +260,15 @@ fn endpoint(
     } else {
         Trust::SystemRoots
     };
+    let system_roots = matches!(trust, Trust::SystemRoots);
     let mut endpoint = Endpoint::new(url.clone(), trust);
+    if system_roots {
+        endpoint = endpoint.with_ca_hint(format!(
+            "set certificate-authority or certificate-authority-data of cluster \"{}\" in {} to the CA that issued it",
+            kubecred_core::Shown::text(name),
+            kubecred_core::Shown::path(file)
+        ));
+    }
     if let Some(name) = &facts.tls_server_name {
         endpoint = endpoint.with_tls_server_name(name.clone());
     }

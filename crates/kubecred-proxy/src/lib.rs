@@ -68,6 +68,29 @@ pub const DEFAULT_PROBE_TIMEOUT: Duration = Duration::from_millis(200);
 pub const FORBIDDEN_HINT: &str = "refused by kubectl proxy's request filter, not by the cluster's RBAC: \
 it rejects exec and attach paths (--reject-paths) and Host headers it does not accept (--accept-hosts)";
 
+/// What a `403` from `kubectl proxy` to a request for `path` (its path and query) means: its
+/// own request filter, and which part of it most likely refused. A path its default
+/// `--reject-paths` matches (`^/api/.*/pods/.*/exec`, `^/api/.*/pods/.*/attach`, matched
+/// against the URL path, as kubectl does) was most likely refused by that path filter; any
+/// other by the Host filter (`--accept-hosts`), the other filter a default `kubectl proxy` runs
+/// (its `403` says `Forbidden` either way: checked against kubectl 1.32). The client adds the
+/// proxy's address and the request to the error.
+pub fn forbidden_hint(path: &str) -> String {
+    let path = path.split_once('?').map_or(path, |(path, _)| path);
+    let rejected_by_default = path.strip_prefix("/api").is_some_and(|rest| {
+        rest.starts_with('/')
+            && rest.find("/pods/").is_some_and(|at| {
+                let after = &rest[at + "/pods/".len()..];
+                after.contains("/exec") || after.contains("/attach")
+            })
+    });
+    if rejected_by_default {
+        "refused by kubectl proxy's request filter, not by the cluster's RBAC: most likely by its path filter (--reject-paths, which by default refuses the exec and attach paths of pods, as this one is)".to_owned()
+    } else {
+        "refused by kubectl proxy's request filter, not by the cluster's RBAC: most likely by its Host filter (--accept-hosts, by default localhost, 127.0.0.1 and [::1] only), as its default --reject-paths does not refuse this path".to_owned()
+    }
+}
+
 /// The `kubectl proxy` source. See the crate documentation.
 ///
 /// `Debug` shows the URL without a password ([`RedactedUrl`]).
@@ -304,7 +327,8 @@ impl ApiEndpoint for ProxySource {
         };
         Ok(endpoint
             .refusing_credentials()
-            .with_forbidden_hint(FORBIDDEN_HINT))
+            .with_forbidden_hint(FORBIDDEN_HINT)
+            .with_forbidden_hint_by_path(forbidden_hint))
     }
 }
 
@@ -562,5 +586,31 @@ mod tests {
             source("http://[::1]:8001").address().unwrap(),
             Address::Tcp { socket, .. } if socket.ip() == IpAddr::V6(Ipv6Addr::LOCALHOST)
         ));
+    }
+
+    /// kubectl proxy's default `--reject-paths` (`^/api/.*/pods/.*/exec`,
+    /// `^/api/.*/pods/.*/attach`, on the URL path) decides which filter the hint names.
+    #[test]
+    fn the_forbidden_hint_names_the_filter_that_most_likely_refused() {
+        let path_filter = "most likely by its path filter (--reject-paths";
+        let host_filter = "most likely by its Host filter (--accept-hosts";
+        for path in [
+            "/api/v1/namespaces/a/pods/web/exec?command=ls",
+            "/api/v1/namespaces/a/pods/web/attach",
+            "/api/v1/namespaces/a/pods/web/execute",
+        ] {
+            assert!(forbidden_hint(path).contains(path_filter), "{path}");
+        }
+        for path in [
+            "/api",
+            "/api/v1/namespaces/a/pods",
+            "/apis/apps/v1/namespaces/a/pods/web/exec",
+            "/api/v1/namespaces/a/pods/web/log?q=/exec",
+            "/version",
+        ] {
+            assert!(forbidden_hint(path).contains(host_filter), "{path}");
+        }
+        assert!(forbidden_hint("/api")
+            .starts_with("refused by kubectl proxy's request filter, not by the cluster's RBAC"));
     }
 }

@@ -17,7 +17,8 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use rustls::server::WebPkiClientVerifier;
+use rustls::server::{ClientHello, ResolvesServerCert, WebPkiClientVerifier};
+use rustls::sign::CertifiedKey;
 use rustls::{RootCertStore, ServerConfig};
 use secrecy::{ExposeSecret, SecretString};
 use tokio::net::{TcpListener, TcpStream};
@@ -88,6 +89,10 @@ pub struct RecordedRequest {
     pub host: Option<String>,
     /// The `User-Agent` header, if one was sent.
     pub user_agent: Option<String>,
+    /// The server name the client sent in its TLS handshake (SNI), if any: a client sends
+    /// none for an IP address, so a request to `https://127.0.0.1:…` carries one only when the
+    /// client was told another name to send (a TLS server-name override).
+    pub sni: Option<String>,
     /// How the request authenticated.
     pub authentication: Authentication,
     /// The impersonation headers (`Impersonate-User`, `Impersonate-Uid`, `Impersonate-Group`,
@@ -213,6 +218,15 @@ impl ApiServer {
         self.ca.pem()
     }
 
+    /// The serving certificate new connections get (unless their SNI names one of
+    /// [`ApiServerBuilder::sni_certificate`]), PEM: issued by the CA for
+    /// [`SERVING_CERTIFICATE_SANS`], and replaced by each
+    /// [serving-certificate rotation](ApiServer::rotate_serving_certificate). A client given
+    /// it as its CA bundle pins the server's own certificate.
+    pub fn serving_certificate_pem(&self) -> String {
+        lock(&self.state.serving_pem).clone()
+    }
+
     /// Accepts `token` from now on, recorded as [`Authentication::Token`] with `label`.
     /// A token already registered under `label` is replaced.
     pub fn add_token(&self, label: &str, token: &str) {
@@ -263,8 +277,14 @@ impl ApiServer {
     /// [`Error::Certificate`] or [`Error::Tls`] when the new configuration cannot be built;
     /// the server keeps its old certificate.
     pub fn rotate_serving_certificate(&self, ca: &CertificateAuthority) -> Result<(), Error> {
-        let config = tls_config(ca, self.state.require_client_certificate)?;
+        let (config, serving_pem) = serving_config(
+            ca,
+            self.state.require_client_certificate,
+            &self.state.serving_sans,
+            &self.state.sni_names,
+        )?;
         *lock(&self.state.acceptor) = TlsAcceptor::from(Arc::new(config));
+        *lock(&self.state.serving_pem) = serving_pem;
         // A watch is a request that never finishes by itself: end it, so its connection closes.
         self.state.pods.end_watches();
         let mut previous = 0;
@@ -405,9 +425,30 @@ pub struct ApiServerBuilder {
     basic: Vec<(String, String, SecretString)>,
     ca: Option<CertificateAuthority>,
     require_client_certificate: bool,
+    sni_names: Vec<String>,
+    serving_sans: Option<Vec<String>>,
 }
 
 impl ApiServerBuilder {
+    /// Issues the serving certificate for `sans` (DNS names and IP literals, as
+    /// [`CertificateAuthority::issue_server_certificate`] takes them) instead of
+    /// [`SERVING_CERTIFICATE_SANS`]: e.g. `["localhost"]` for a certificate that holds no IP
+    /// address, which a client connecting to `127.0.0.1` refuses.
+    pub fn serving_sans(mut self, sans: &[&str]) -> Self {
+        self.serving_sans = Some(sans.iter().map(|s| (*s).to_owned()).collect());
+        self
+    }
+
+    /// A handshake whose SNI is `name` (case-insensitive) gets a certificate of its own,
+    /// issued by the server's CA for `name` alone (a DNS name), as a server that picks its
+    /// certificate by SNI answers; any other handshake gets the usual serving certificate
+    /// ([`SERVING_CERTIFICATE_SANS`]). A client that verifies `name` against the answer
+    /// succeeds only if it sent `name` as SNI, or if `name` is one of those SANs.
+    pub fn sni_certificate(mut self, name: impl Into<String>) -> Self {
+        self.sni_names.push(name.into());
+        self
+    }
+
     /// Binds `[::1]` instead of `127.0.0.1` (default `false`).
     pub fn ipv6(mut self, ipv6: bool) -> Self {
         self.ipv6 = ipv6;
@@ -461,8 +502,19 @@ impl ApiServerBuilder {
             Some(ca) => ca,
             None => CertificateAuthority::new("kubecred-testing CA")?,
         };
-        let acceptor =
-            TlsAcceptor::from(Arc::new(tls_config(&ca, self.require_client_certificate)?));
+        let serving_sans = self.serving_sans.unwrap_or_else(|| {
+            SERVING_CERTIFICATE_SANS
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect()
+        });
+        let (config, serving_pem) = serving_config(
+            &ca,
+            self.require_client_certificate,
+            &serving_sans,
+            &self.sni_names,
+        )?;
+        let acceptor = TlsAcceptor::from(Arc::new(config));
 
         let ip = if self.ipv6 {
             IpAddr::V6(Ipv6Addr::LOCALHOST)
@@ -481,6 +533,9 @@ impl ApiServerBuilder {
         let state = Arc::new(State {
             acceptor: Mutex::new(acceptor),
             require_client_certificate: self.require_client_certificate,
+            sni_names: self.sni_names,
+            serving_sans,
+            serving_pem: Mutex::new(serving_pem),
             generation: watch::Sender::new(0),
             connections: Mutex::default(),
             closed: std::sync::Condvar::new(),
@@ -550,18 +605,58 @@ impl fmt::Debug for ApiServerBuilder {
                 "require_client_certificate",
                 &self.require_client_certificate,
             )
+            .field("sni_names", &self.sni_names)
+            .field("serving_sans", &self.serving_sans)
             .finish()
     }
 }
 
-/// The serving configuration: ring only, HTTP/1.1, the CA's serving certificate, client
-/// certificates verified against the same CA.
+/// The serving configuration without SNI certificates ([`serving_config`]).
+#[cfg(test)]
 fn tls_config(
     ca: &CertificateAuthority,
     require_client_certificate: bool,
 ) -> Result<ServerConfig, Error> {
-    let serving = ca.issue_server_certificate(SERVING_CERTIFICATE_SANS)?;
+    let sans: Vec<String> = SERVING_CERTIFICATE_SANS
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+    serving_config(ca, require_client_certificate, &sans, &[]).map(|(config, _)| config)
+}
+
+/// The serving configuration: ring only, HTTP/1.1, the CA's serving certificate for
+/// `serving_sans` (and one per name of `sni_names`, answered to that SNI: [`BySni`]), client
+/// certificates verified against the same CA. Returns the default serving certificate's PEM
+/// too.
+fn serving_config(
+    ca: &CertificateAuthority,
+    require_client_certificate: bool,
+    serving_sans: &[String],
+    sni_names: &[String],
+) -> Result<(ServerConfig, String), Error> {
+    let sans: Vec<&str> = serving_sans.iter().map(String::as_str).collect();
+    let serving = ca.issue_server_certificate(&sans)?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let certified = |issued: &crate::ca::IssuedCertificate| {
+        let key = provider
+            .key_provider
+            .load_private_key(issued.key_der())
+            .map_err(|e| Error::Tls {
+                what: "serving key",
+                source: Box::new(e),
+            })?;
+        Ok::<_, Error>(Arc::new(CertifiedKey::new(vec![issued.der()], key)))
+    };
+    let by_sni = BySni {
+        default: certified(&serving)?,
+        named: sni_names
+            .iter()
+            .map(|name| {
+                let issued = ca.issue_server_certificate(&[name.as_str()])?;
+                Ok((name.clone(), certified(&issued)?))
+            })
+            .collect::<Result<_, Error>>()?,
+    };
 
     let mut roots = RootCertStore::empty();
     roots.add(ca.der()).map_err(|e| Error::Tls {
@@ -588,13 +683,29 @@ fn tls_config(
             source: Box::new(e),
         })?
         .with_client_cert_verifier(verifier)
-        .with_single_cert(vec![serving.der()], serving.key_der())
-        .map_err(|e| Error::Tls {
-            what: "serving certificate",
-            source: Box::new(e),
-        })?;
+        .with_cert_resolver(Arc::new(by_sni));
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(config)
+    Ok((config, serving.cert_pem().to_owned()))
+}
+
+/// The serving certificate by the handshake's SNI: one of
+/// [`ApiServerBuilder::sni_certificate`]'s names gets its own, anything else (no SNI included)
+/// the default.
+#[derive(Debug)]
+struct BySni {
+    default: Arc<CertifiedKey>,
+    named: Vec<(String, Arc<CertifiedKey>)>,
+}
+
+impl ResolvesServerCert for BySni {
+    fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        let named = hello.server_name().and_then(|sni| {
+            self.named
+                .iter()
+                .find(|(name, _)| name.eq_ignore_ascii_case(sni))
+        });
+        Some(Arc::clone(named.map_or(&self.default, |(_, key)| key)))
+    }
 }
 
 /// The server thread: builds the runtime, reports back, serves until shut down. The
@@ -692,9 +803,11 @@ async fn connection(stream: TcpStream, acceptor: TlsAcceptor, state: Arc<State>)
         .peer_certificates()
         .and_then(|chain| chain.first())
         .map(|leaf| state.client_common_name(leaf.as_ref()));
+    let sni: Option<Arc<str>> = tls.get_ref().1.server_name().map(Arc::from);
     let mut rotations = state.generation.subscribe();
     let service = service_fn(move |request: Request<Incoming>| {
-        let response = state.handle(&request, client_common_name.as_deref());
+        let response =
+            state.handle_with_sni(&request, client_common_name.as_deref(), sni.as_deref());
         async move { Ok::<_, Infallible>(response) }
     });
     // Errors here are the client's (a reset, a malformed request): the connection ends.
@@ -716,6 +829,12 @@ struct State {
     /// The TLS acceptor new connections use (replaced by a serving-certificate rotation).
     acceptor: Mutex<TlsAcceptor>,
     require_client_certificate: bool,
+    /// The names answered with a certificate of their own ([`BySni`]).
+    sni_names: Vec<String>,
+    /// The default serving certificate's SANs ([`ApiServerBuilder::serving_sans`]).
+    serving_sans: Vec<String>,
+    /// The default serving certificate, PEM ([`ApiServer::serving_certificate_pem`]).
+    serving_pem: Mutex<String>,
     /// Bumped to make every open connection finish its request and close.
     generation: watch::Sender<u64>,
     /// Open connections per generation, and a signal when one closes.
@@ -757,11 +876,22 @@ impl State {
             .unwrap_or_else(|| "unknown".to_owned())
     }
 
-    /// Authenticates, records, then answers.
+    /// [`State::handle_with_sni`] for a handshake without SNI.
+    #[cfg(test)]
     fn handle<B>(
         &self,
         request: &Request<B>,
         client_common_name: Option<&str>,
+    ) -> Response<ServerBody> {
+        self.handle_with_sni(request, client_common_name, None)
+    }
+
+    /// Authenticates, records (with the handshake's SNI, `sni`), then answers.
+    fn handle_with_sni<B>(
+        &self,
+        request: &Request<B>,
+        client_common_name: Option<&str>,
+        sni: Option<&str>,
     ) -> Response<ServerBody> {
         let authentication = self.authenticate(request.headers(), client_common_name);
         let header = |name| {
@@ -778,6 +908,7 @@ impl State {
             ),
             host: header(HOST),
             user_agent: header(USER_AGENT),
+            sni: sni.map(str::to_owned),
             authentication: authentication.clone(),
             impersonation: request
                 .headers()
@@ -1152,6 +1283,9 @@ mod tests {
         State {
             acceptor: Mutex::new(TlsAcceptor::from(Arc::new(tls_config(&ca, false).unwrap()))),
             require_client_certificate: false,
+            sni_names: Vec::new(),
+            serving_sans: Vec::new(),
+            serving_pem: Mutex::default(),
             generation: watch::Sender::new(0),
             connections: Mutex::default(),
             closed: std::sync::Condvar::new(),

@@ -67,7 +67,9 @@ fn refused_token_names_the_source_and_the_401() {
         .unwrap();
     let pod = Pod::with_server(server);
     pod.get("/api").assert_failure(&[
-        "in-cluster: 401 Unauthorized: Unauthorized",
+        // Where: the method, the path and the server's address.
+        "in-cluster: 401 Unauthorized for GET https://127.0.0.1:",
+        "/api: Unauthorized",
         // The CLI says what to look at next.
         "`kubecred explain` shows where they came from",
     ]);
@@ -329,7 +331,8 @@ fn a_403_from_rbac_carries_the_servers_status_message() {
     let pod = Pod::new();
     pod.server.forbid_namespace("kube-system");
     pod.get("/api/v1/namespaces/kube-system/pods").assert_failure(&[
-        r#"in-cluster: 403 Forbidden: pods is forbidden: User "pod" cannot list resource "pods" in API group "" in the namespace "kube-system""#,
+        "in-cluster: 403 Forbidden for GET https://127.0.0.1:",
+        r#"/api/v1/namespaces/kube-system/pods: pods is forbidden: User "pod" cannot list resource "pods" in API group "" in the namespace "kube-system""#,
     ]);
 }
 

@@ -109,10 +109,12 @@ fn an_exec_path_is_reported_as_the_proxys_filter_not_rbac() {
         ],
         &[],
     );
+    // The proxy's address, the request, and which of its filters most likely refused.
     run.assert_failure(&[
-        "proxy: 403 Forbidden: Forbidden (refused by kubectl proxy's request filter, not by the cluster's RBAC",
-        "--reject-paths",
-        "--accept-hosts",
+        &format!(
+            "proxy: 403 Forbidden for GET {}/api/v1/namespaces/default/pods/web/exec?command=ls: Forbidden (refused by kubectl proxy's request filter, not by the cluster's RBAC: most likely by its path filter (--reject-paths",
+            proxy.url()
+        ),
     ]);
     assert!(
         from_kubecred(&server).is_empty(),
