@@ -64,7 +64,7 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// GET PATH on the API server and print the body (exit 0 on 2xx)
+    /// GET PATH on the API server and print the body as it arrives (exit 0 on 2xx, at its end)
     Get {
         /// The path, with an optional query: /api, /api/v1/namespaces/default/pods?limit=1
         #[arg(value_parser = parse_path)]

@@ -10,8 +10,10 @@
 //!   dependency on this crate is enough to compose or mock.
 //! - [`Client`] sends requests: [`Client::request`] (any `http::Request`, every status is
 //!   `Ok`), [`Client::get`] and [`Client::get_json`] (a non-2xx is an [`Error::Status`] that
-//!   names the source and carries the server's `Status` message), and hands frameworks what
-//!   they need: [`Client::endpoint`], [`Client::tls_config`], [`Client::authorization_header`].
+//!   names the source and carries the server's `Status` message), which read the whole body;
+//!   [`Client::send_streaming`] and [`Client::get_streaming`], which return at the head with
+//!   a [`Body`] that streams (watches, followed logs); and hands frameworks what they need:
+//!   [`Client::endpoint`], [`Client::tls_config`], [`Client::authorization_header`].
 //!
 //! ```
 //! use std::sync::Arc;
@@ -51,8 +53,14 @@
 //!
 //! The transport is reqwest on rustls with the `ring` provider, built with an explicit
 //! configuration: the system's `HTTP(S)_PROXY` variables are never consulted (an endpoint
-//! carries its own proxy when it wants one), timeouts default to 10 s (connect) and 30 s
-//! (whole request).
+//! carries its own proxy when it wants one). Time limits, each named by the
+//! [`Error::Timeout`] it ends with ([`TimeLimit`]): connecting, 10 s
+//! ([`ClientBuilder::connect_timeout`]); a buffered send ([`Client::request`], `get`,
+//! `get_json`), 30 s from sending to the end of the body ([`ClientBuilder::timeout`]); a
+//! streamed send, the same 30 s for its head only, never its body, whose limit is the idle
+//! one: the longest silence after the head or between chunks ([`ClientBuilder::idle_timeout`],
+//! none by default, as in kubectl, since a healthy watch can be silent for as long as it
+//! lasts: [`DEFAULT_IDLE_TIMEOUT`] says more).
 
 mod body;
 mod certificate;
