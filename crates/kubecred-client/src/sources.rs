@@ -128,8 +128,10 @@ impl Settings {
                         .map(Duration::from_secs)
                         .ok_or_else(|| SourceError::InvalidVariable {
                             variable: REFRESH_SECS_VAR.to_owned(),
-                            problem: "is not a whole number of seconds from 1 to 31536000 (a year)"
-                                .to_owned(),
+                            problem: format!(
+                                "is \"{}\", not a whole number of seconds from 1 to 31536000 (a year)",
+                                kubecred_core::Shown::text(&value)
+                            ),
                         })?,
                 ),
             },
@@ -237,7 +239,10 @@ fn exec_cache_from_variable(
         _ if value.is_absolute() => Ok(ExecCache::Dir(value)),
         _ => Err(SourceError::InvalidVariable {
             variable: EXEC_CACHE_VAR.to_owned(),
-            problem: "is not 1, true, 0, false or an absolute directory path".to_owned(),
+            problem: format!(
+                "is \"{}\", not 1, true, 0, false or an absolute directory path",
+                kubecred_core::Shown::path(&value)
+            ),
         }),
     }
 }

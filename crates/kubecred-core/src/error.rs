@@ -53,8 +53,10 @@ pub enum SourceError {
         because: String,
     },
 
-    /// `variable` is set to something unusable; `problem` says what is wrong without quoting
-    /// the value (e.g. "is not a port number (1-65535)").
+    /// `variable` is set to something unusable; `problem` says what is wrong, quoting the
+    /// value only when it is not a secret (a port, a host, a boolean, a number of seconds, a
+    /// path), bounded and escaped ([`crate::Shown`]): e.g. `is "abc", not a port number
+    /// (1-65535)`. A token, a key, a password, or a URL's password is never quoted.
     #[error("environment variable {variable} {problem}")]
     InvalidVariable {
         /// The variable at fault.

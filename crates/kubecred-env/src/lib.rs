@@ -156,8 +156,13 @@ impl EnvSource {
         } else {
             format!("https://{host}")
         };
-        let url = Url::parse(&with_scheme)
-            .map_err(|_| invalid("is not a URL (https://host:port, optionally with a path)"))?;
+        // A URL may carry a password: quoted without it.
+        let url = Url::parse(&with_scheme).map_err(|_| {
+            invalid(&format!(
+                "is \"{}\", not a URL (https://host:port, optionally with a path)",
+                kubecred_core::RedactedUrl::unparsed(host)
+            ))
+        })?;
         if !matches!(url.scheme(), "https" | "http") {
             return Err(invalid("is not an https:// or http:// URL"));
         }
@@ -194,8 +199,11 @@ impl EnvSource {
             "0" | "f" | "F" | "FALSE" | "false" | "False" => Ok(false),
             _ => Err(SourceError::InvalidVariable {
                 variable: self.names.insecure.clone(),
-                problem: "is not a boolean (true, false, 1, 0, t, f, TRUE, FALSE, True, False)"
-                    .to_owned(),
+                // A boolean is not a secret: quoted (bounded, escaped).
+                problem: format!(
+                    "is \"{}\", not a boolean (true, false, 1, 0, t, f, TRUE, FALSE, True, False)",
+                    kubecred_core::Shown::text(&value)
+                ),
             }),
         }
     }
@@ -231,7 +239,10 @@ impl EnvSource {
         } else {
             Err(SourceError::InvalidVariable {
                 variable: self.names.tls_server_name.clone(),
-                problem: "is not a DNS name or an IP address".to_owned(),
+                problem: format!(
+                    "is \"{}\", not a DNS name or an IP address",
+                    kubecred_core::Shown::text(&name)
+                ),
             })
         }
     }

@@ -25,8 +25,11 @@ async fn failure(vars: &[(&str, &str)]) -> String {
             .to_string(),
         Err(e) => e.to_string(),
     };
-    for (_, value) in vars {
-        if value.len() > 8 && !value.starts_with('/') {
+    // Only the values that are not secrets are quoted (bounded, escaped); nothing of any
+    // other (a token, a key, a CA's data, a URL's password) ever is.
+    const QUOTED: [&str; 3] = ["KUBE_HOST", "KUBE_INSECURE", "KUBE_TLS_SERVER_NAME"];
+    for (name, value) in vars {
+        if value.len() > 8 && !value.starts_with('/') && !QUOTED.contains(name) {
             assert!(!err.contains(value), "the error quotes a value: {err}");
         }
     }
@@ -136,7 +139,7 @@ async fn bad_input_is_named_never_guessed() {
         ),
         (
             &[("KUBE_HOST", "x.test"), ("KUBE_INSECURE", "yes please")],
-            "environment variable KUBE_INSECURE is not a boolean (true, false, 1, 0, t, f, TRUE, FALSE, True, False)",
+            "environment variable KUBE_INSECURE is \"yes please\", not a boolean (true, false, 1, 0, t, f, TRUE, FALSE, True, False)",
         ),
         (
             &[("KUBE_HOST", "x.test"), ("KUBE_INSECURE", "true"), ("KUBE_CLUSTER_CA_CERT_DATA", &pem)],
@@ -156,7 +159,7 @@ async fn bad_input_is_named_never_guessed() {
         ),
         (
             &[("KUBE_HOST", "x.test"), ("KUBE_TLS_SERVER_NAME", "not a name!")],
-            "environment variable KUBE_TLS_SERVER_NAME is not a DNS name or an IP address",
+            "environment variable KUBE_TLS_SERVER_NAME is \"not a name!\", not a DNS name or an IP address",
         ),
         (
             &[("KUBE_HOST", "x.test"), ("KUBE_TOKEN_FILE", "/nonexistent/kubecred/token")],
@@ -440,4 +443,19 @@ async fn a_proxy_password_is_in_no_debug_or_display() {
         assert!(!text.contains(canary), "{text}");
     }
     assert!(format!("{endpoint:?}").contains("http://user:[redacted]@127.0.0.1:3128/"));
+}
+
+#[tokio::test]
+async fn a_bad_non_secret_value_is_quoted_and_a_hosts_password_never() {
+    let err = failure(&[("KUBE_HOST", "x.test"), ("KUBE_INSECURE", "abc")]).await;
+    assert!(
+        err.starts_with("environment variable KUBE_INSECURE is \"abc\", not a boolean"),
+        "{err}"
+    );
+    let err = failure(&[("KUBE_HOST", "https://me:hunter2-password@[bad")]).await;
+    assert!(
+        err.starts_with("environment variable KUBE_HOST is \"https://me:"),
+        "{err}"
+    );
+    assert!(!err.contains("hunter2-password"), "{err}");
 }

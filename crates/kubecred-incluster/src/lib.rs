@@ -205,14 +205,21 @@ impl InCluster {
             .filter(|p| *p != 0)
             .ok_or_else(|| SourceError::InvalidVariable {
                 variable: SERVICE_PORT_VAR.to_owned(),
-                problem: "is not a port number (1-65535)".to_owned(),
+                // A port is not a secret: quoted (bounded, escaped).
+                problem: format!(
+                    "is \"{}\", not a port number (1-65535)",
+                    kubecred_core::Shown::text(&port)
+                ),
             })?;
         if self.use_dns_name {
             return Ok(Url::parse(DNS_URL).expect("DNS_URL is a valid URL"));
         }
         let host = url_host(&host).ok_or_else(|| SourceError::InvalidVariable {
             variable: SERVICE_HOST_VAR.to_owned(),
-            problem: "is not a host name, an IPv4 address or an IPv6 address".to_owned(),
+            problem: format!(
+                "is \"{}\", not a host name, an IPv4 address or an IPv6 address",
+                kubecred_core::Shown::text(&host)
+            ),
         })?;
         Url::parse(&format!("https://{host}:{port}")).map_err(|_| SourceError::InvalidVariable {
             variable: SERVICE_HOST_VAR.to_owned(),

@@ -185,7 +185,7 @@ fn an_invalid_kubecred_refresh_secs_fails_the_sources_that_use_it_and_explain_li
         assert_eq!(env_source["outcome"], "failed");
         assert_eq!(
             env_source["reason"],
-            "environment variable KUBECRED_REFRESH_SECS is not a whole number of seconds from 1 to 31536000 (a year)"
+            format!("environment variable KUBECRED_REFRESH_SECS is \"{}\", not a whole number of seconds from 1 to 31536000 (a year)", value)
         );
         assert_eq!(
             env_source["variables"],
@@ -235,7 +235,8 @@ fn bad_variables_fail_naming_them() {
         ),
         (
             vec![("KUBE_INSECURE", "yes".into())],
-            "env: environment variable KUBE_INSECURE is not a boolean",
+            // A non-secret value is quoted.
+            "env: environment variable KUBE_INSECURE is \"yes\", not a boolean",
         ),
     ];
     for (more, want) in cases {
