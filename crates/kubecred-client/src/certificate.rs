@@ -285,6 +285,64 @@ mod tests {
         );
     }
 
+    /// The checks of a pinned certificate are an end entity's: name, validity period, key
+    /// usage (its issuer is not consulted: the bundle names it).
+    #[test]
+    fn a_pinned_certificate_is_checked_for_name_validity_and_purpose() {
+        let ca = kubecred_testing::CertificateAuthority::new("pinning-test-ca").unwrap();
+        let serving = ca.issue_server_certificate(&["api.example"]).unwrap().der();
+        let name = ServerName::try_from("api.example").unwrap();
+        let now = UnixTime::now();
+        verify_pinned(&serving, &name, now).unwrap();
+
+        let other = ServerName::try_from("other.example").unwrap();
+        assert!(matches!(
+            verify_pinned(&serving, &other, now),
+            Err(rustls::Error::InvalidCertificate(
+                CertificateError::NotValidForNameContext { .. }
+            ))
+        ));
+        // rcgen's certificates last until 4096: the year 5138 is past it.
+        let far = UnixTime::since_unix_epoch(std::time::Duration::from_secs(100_000_000_000));
+        assert!(matches!(
+            verify_pinned(&serving, &name, far),
+            Err(rustls::Error::InvalidCertificate(
+                CertificateError::ExpiredContext { .. }
+            ))
+        ));
+        let epoch = UnixTime::since_unix_epoch(std::time::Duration::from_secs(0));
+        assert!(matches!(
+            verify_pinned(&serving, &name, epoch),
+            Err(rustls::Error::InvalidCertificate(
+                CertificateError::NotValidYetContext { .. }
+            ))
+        ));
+        // A client certificate (clientAuth only) cannot serve, pinned or not.
+        let client = ca.issue_client_certificate("api.example").unwrap().der();
+        assert!(verify_pinned(&client, &name, now).is_err());
+    }
+
+    #[test]
+    fn the_names_of_a_certificate_are_read_from_it() {
+        let ca = kubecred_testing::CertificateAuthority::new("names-test-ca").unwrap();
+        let der = ca
+            .issue_server_certificate(&["api.example", "10.0.0.1", "::1"])
+            .unwrap()
+            .der();
+        let names = Names::of(der.as_ref()).unwrap();
+        assert_eq!(names.dns, ["api.example"]);
+        assert_eq!(
+            names.ips,
+            [
+                "10.0.0.1".parse::<IpAddr>().unwrap(),
+                "::1".parse().unwrap()
+            ]
+        );
+        assert_eq!(names.common_names, ["api.example"]);
+        assert_eq!(names.issuer.as_deref(), Some("CN=names-test-ca"));
+        assert_eq!(Names::of(b"not a certificate"), None);
+    }
+
     #[test]
     fn names_are_bounded_escaped_and_counted() {
         let many: Vec<String> = (0..20).map(|i| format!("n{i}.example")).collect();

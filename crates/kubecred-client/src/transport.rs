@@ -935,4 +935,48 @@ mod tests {
         }
         std::fs::remove_dir_all(&dir).unwrap();
     }
+
+    /// A server-name override is sent as SNI only where it can be and means something: a
+    /// DNS name other than the URL's host, on a direct `https` connection.
+    #[test]
+    fn a_server_name_override_is_routed_as_sni_only_where_it_can_be() {
+        let endpoint = |url: &str, name: &str| {
+            Endpoint::new(url.parse().unwrap(), Trust::SystemRoots).with_tls_server_name(name)
+        };
+        let route = SniRoute::of(&endpoint("https://10.0.0.1:6443", "api.example")).unwrap();
+        assert_eq!(
+            route,
+            SniRoute {
+                name: "api.example".to_owned(),
+                host: "10.0.0.1".to_owned(),
+                authority: "10.0.0.1:6443".to_owned(),
+            }
+        );
+        assert_eq!(
+            route
+                .rewrite("https://10.0.0.1:6443/api?x=1".parse().unwrap())
+                .as_str(),
+            "https://api.example:6443/api?x=1"
+        );
+        let v6 = SniRoute::of(&endpoint("https://[::1]", "api.example")).unwrap();
+        assert_eq!((v6.host.as_str(), v6.authority.as_str()), ("::1", "[::1]"));
+        for (url, name) in [
+            // TLS sends no SNI for an IP address.
+            ("https://10.0.0.1:6443", "10.0.0.2"),
+            ("https://10.0.0.1:6443", "[::1]"),
+            // Already the URL's host.
+            ("https://API.example:6443", "api.example"),
+            // Plain http has no TLS.
+            ("http://127.0.0.1:8001", "api.example"),
+        ] {
+            assert_eq!(SniRoute::of(&endpoint(url, name)), None, "{url} {name}");
+        }
+        let proxied = endpoint("https://10.0.0.1:6443", "api.example")
+            .with_proxy("http://proxy.example:3128".parse().unwrap());
+        assert_eq!(
+            SniRoute::of(&proxied),
+            None,
+            "a proxy would be asked for the name"
+        );
+    }
 }
