@@ -199,16 +199,29 @@ impl Client {
     /// verification, as everywhere), and its client-certificate resolver presents the identity
     /// of the credentials the client (or its [`AuthLayer`](crate::AuthLayer)) last took. A
     /// `tls-server-name` / `KUBE_TLS_SERVER_NAME` override is what the verifier checks,
-    /// whatever name the connector asks for (hyper-rustls asks for the URI's host). A hyper
-    /// connector on it, for the layer's stack:
+    /// whatever name the connector asks for (hyper-rustls asks for the URI's host). The
+    /// override is also what the client itself sends as SNI, as kubectl does (a DNS-name
+    /// override on a direct `https` connection; TLS sends no SNI for an IP address): the
+    /// configuration cannot make a connector send it, so a stack of your own that should
+    /// send it too sets it on its connector, as hyper-rustls's `FixedServerNameResolver`
+    /// does. A hyper connector on it, for the layer's stack:
     ///
     /// ```no_run
     /// # fn f(client: &kubecred_client::Client) {
-    /// let connector = hyper_rustls::HttpsConnectorBuilder::new()
+    /// use hyper_rustls::FixedServerNameResolver;
+    /// use rustls::pki_types::ServerName;
+    ///
+    /// let builder = hyper_rustls::HttpsConnectorBuilder::new()
     ///     .with_tls_config((*client.tls_config()).clone())
-    ///     .https_or_http() // https_only() unless the endpoint is plain http on loopback
-    ///     .enable_http1()
-    ///     .build();
+    ///     .https_or_http(); // https_only() unless the endpoint is plain http on loopback
+    /// // Send the override as SNI, as kubecred's own client does.
+    /// let builder = match client.endpoint().tls_server_name() {
+    ///     Some(name) => builder.with_server_name_resolver(FixedServerNameResolver::new(
+    ///         ServerName::try_from(name.to_owned()).expect("checked at resolution"),
+    ///     )),
+    ///     None => builder,
+    /// };
+    /// let connector = builder.enable_http1().build();
     /// # let _ = connector;
     /// # }
     /// ```
