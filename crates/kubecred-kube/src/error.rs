@@ -7,9 +7,10 @@
 #[non_exhaustive]
 pub enum Error {
     /// kubecred could not build its client ([`from_builder`](crate::from_builder) only): no
-    /// source applies, one failed, … ([`kubecred_client::Error::report`] says which).
+    /// source applies, one failed, … ([`kubecred_client::Error::report`] says which). Boxed:
+    /// kubecred's error is large, and this one is returned on every path.
     #[error(transparent)]
-    Client(#[from] kubecred_client::Error),
+    Client(Box<kubecred_client::Error>),
     /// The chosen endpoint is one kube-rs cannot reach; `reason` says why and what to use
     /// instead.
     #[error("{source_name}: kube-rs cannot reach {url}: {reason}")]
@@ -31,4 +32,10 @@ pub enum Error {
         /// Which part: `URL`, `HTTP proxy URL`, `TLS server name`.
         what: String,
     },
+}
+
+impl From<kubecred_client::Error> for Error {
+    fn from(error: kubecred_client::Error) -> Self {
+        Error::Client(Box::new(error))
+    }
 }
