@@ -33,7 +33,7 @@ pub struct Material {
     pub key_body: String,
     /// Every 16 characters, at every 4th offset, of the key's body and of the base64 of its
     /// PEM (the `-data` form): a text containing one quotes the key.
-    key_windows: Vec<String>,
+    pub(crate) key_windows: Vec<String>,
     /// Every 12 characters, at every offset, of the same: what an input may not hold
     /// ([`Material::defuse`]).
     key_pieces: std::collections::HashSet<[u8; PIECE]>,
@@ -68,6 +68,12 @@ pub fn material() -> &'static Material {
         let client = ca
             .issue_client_certificate("fuzz-client")
             .expect("rcgen issues a client certificate");
+        let public = [
+            pem_body(&ca.pem()),
+            pem_body(client.cert_pem()),
+            base64(ca.pem().as_bytes()),
+            base64(client.cert_pem().as_bytes()),
+        ];
         let key_body = pem_body(client.key_pem());
         let mut key_windows = Vec::new();
         let mut key_pieces = std::collections::HashSet::new();
@@ -78,7 +84,12 @@ pub fn material() -> &'static Material {
             let chars: Vec<char> = form.chars().collect();
             let mut start = 0;
             while start + 16 <= chars.len() {
-                key_windows.push(chars[start..start + 16].iter().collect());
+                let window: String = chars[start..start + 16].iter().collect();
+                // A P-256 key shares its algorithm's identifiers (and its public key) with
+                // the certificates, which are no secret: only what is the key's own counts.
+                if !public.iter().any(|text| text.contains(&window)) {
+                    key_windows.push(window);
+                }
                 start += 4;
             }
         }

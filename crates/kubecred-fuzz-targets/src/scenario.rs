@@ -231,23 +231,48 @@ pub fn with_token_canary(token: Vec<u8>) -> Vec<u8> {
     out
 }
 
-/// A URL's password (in `user:password@`) replaced by the password canary.
+/// A URL's password (in `user:password@`) replaced by the password canary; a canary
+/// anywhere else in the URL (a path: no secret, rightly shown) removed. The URL is read as
+/// the sources read a proxy URL: `http://` is prepended when it has no `://`.
 pub fn with_password_canary(value: Vec<u8>) -> Vec<u8> {
     let Ok(text) = std::str::from_utf8(&value) else {
         return value;
     };
-    let parsed = url::Url::parse(text)
-        .ok()
-        .filter(|u| u.has_host())
-        .or_else(|| url::Url::parse(&format!("http://{text}")).ok());
-    let Some(password) = parsed.as_ref().and_then(|u| u.password()) else {
-        return value;
+    let with_scheme = if text.contains("://") {
+        text.to_owned()
+    } else {
+        format!("http://{text}")
     };
-    if password.contains(MARK) {
-        return value;
+    let parsed = url::Url::parse(&with_scheme).ok();
+    let password = parsed.as_ref().and_then(|u| u.password());
+    let defused = || {
+        text.replace(PASSWORD_CANARY, "pw")
+            .replace(TOKEN_CANARY, "tok")
+            .into_bytes()
+    };
+    match password {
+        Some(password) if password.contains(MARK) => {
+            // The canary is the password; anywhere else too, it is not a secret there.
+            if text.matches(MARK).count() == password.matches(MARK).count() {
+                value
+            } else {
+                defused()
+            }
+        }
+        Some(password) => {
+            let replaced =
+                text.replacen(&format!(":{password}@"), &format!(":{PASSWORD_CANARY}@"), 1);
+            if replaced.matches(MARK).count() == 1 {
+                replaced.into_bytes()
+            } else {
+                replaced
+                    .replace(PASSWORD_CANARY, "pw")
+                    .replace(TOKEN_CANARY, "tok")
+                    .into_bytes()
+            }
+        }
+        None => defused(),
     }
-    text.replacen(&format!(":{password}@"), &format!(":{PASSWORD_CANARY}@"), 1)
-        .into_bytes()
 }
 
 /// A variable that holds a secret: a token, key data, a password, or a proxy URL (whose

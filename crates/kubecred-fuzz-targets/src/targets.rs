@@ -300,10 +300,7 @@ fn arm(oracle: &mut Oracle, texts: &[&[u8]], secrets: Option<&[String]>) {
     let count =
         |text: &[u8], needle: &[u8]| text.windows(needle.len()).filter(|w| *w == needle).count();
     let m = material();
-    let key_needles = [
-        m.key_body.as_bytes()[..16].to_vec(),
-        crate::oracle::base64(m.key_pem.as_bytes()).as_bytes()[..16].to_vec(),
-    ];
+    let key_needles: Vec<&[u8]> = m.key_windows.iter().map(|w| w.as_bytes()).collect();
     let in_texts = |needle: &[u8]| texts.iter().map(|t| count(t, needle)).sum::<usize>();
     match secrets {
         Some(secrets) => {
