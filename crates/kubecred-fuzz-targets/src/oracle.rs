@@ -19,6 +19,17 @@ pub const PASSWORD_CANARY: &str = "CANARY-pw-q7Zx3";
 /// reads it ([`crate::scenario::sanitize`]), so that only a secret can carry it.
 pub const MARK: &str = "CANARY";
 
+/// A secret shown as bytes (`[67, 65, 78, …]`, what a `Debug` of a byte buffer or a PEM
+/// parser's message does), and what it would show: an input may not hold these
+/// ([`crate::scenario::sanitize`] breaks them up).
+pub const BYTE_PATTERNS: &[(&str, &str)] = &[
+    ("67, 65, 78, 65, 82, 89", "a canary as decimal bytes"),
+    ("67,65,78,65,82,89", "a canary as decimal bytes"),
+    ("43414e415259", "a canary as hex"),
+    ("43414E415259", "a canary as hex"),
+    ("45, 45, 45, 45, 45", "a PEM line as decimal bytes"),
+];
+
 /// Key material made once per process (so its key cannot occur in an input): a CA, and a
 /// client certificate it issued with its private key.
 #[derive(Debug)]
@@ -201,13 +212,7 @@ impl Oracle {
             return Some("a canary");
         }
         // A secret as bytes: decimal (`[67, 65, 78, …]`) or hex.
-        for (pattern, what) in [
-            ("67, 65, 78, 65, 82, 89", "a canary as decimal bytes"),
-            ("67,65,78,65,82,89", "a canary as decimal bytes"),
-            ("43414e415259", "a canary as hex"),
-            ("43414E415259", "a canary as hex"),
-            ("45, 45, 45, 45, 45", "a PEM line as decimal bytes"),
-        ] {
+        for (pattern, what) in BYTE_PATTERNS {
             if (self.canary || !pattern.starts_with('6')) && text.contains(pattern) {
                 return Some(what);
             }
