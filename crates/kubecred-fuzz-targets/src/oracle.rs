@@ -236,3 +236,49 @@ fn show() -> bool {
     static SHOW: OnceLock<bool> = OnceLock::new();
     *SHOW.get_or_init(|| std::env::var_os("KUBECRED_FUZZ_SHOW").is_some())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fails(check: impl FnOnce() + std::panic::UnwindSafe) -> bool {
+        std::panic::catch_unwind(check).is_err()
+    }
+
+    #[test]
+    fn the_oracle_finds_each_kind_of_leak_and_passes_clean_text() {
+        assert!(!fails(|| {
+            let mut oracle = Oracle::start();
+            oracle.text(
+                "a message",
+                "environment variable KUBE_TOKEN is not valid UTF-8",
+            );
+            oracle.text("a certificate", material().cert_pem.clone());
+            oracle.finish();
+        }));
+        assert!(fails(|| {
+            let oracle = Oracle::start();
+            kubecred_core::SourceError::not_applicable(format!("token {TOKEN_CANARY}"));
+            tracing::debug!("read token {TOKEN_CANARY}");
+            oracle.finish();
+        }));
+        assert!(fails(|| {
+            let mut oracle = Oracle::start();
+            let piece = &material().key_body[40..60];
+            oracle.debug("a parser's message", &format!("bad line {piece}"));
+            oracle.finish();
+        }));
+        assert!(fails(|| {
+            let mut oracle = Oracle::start();
+            oracle.debug("a buffer", &PASSWORD_CANARY.as_bytes());
+            oracle.finish();
+        }));
+        // Disarmed, a canary in a name passes.
+        assert!(!fails(|| {
+            let mut oracle = Oracle::start();
+            oracle.without_canary();
+            oracle.text("a context's name", format!("context {TOKEN_CANARY}"));
+            oracle.finish();
+        }));
+    }
+}
