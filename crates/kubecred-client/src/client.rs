@@ -371,25 +371,10 @@ impl Client {
         rejected: &Arc<Credentials>,
         response: Response<R::Body>,
     ) -> Result<Response<R::Body>, Error> {
-        let inner = &self.inner;
-        match inner.credentials.refresh(rejected).await {
-            Ok(fresh) => {
-                self.follow_identity(&fresh);
-                let changed = fresh.token().map(|t| t.expose_secret())
-                    != rejected.token().map(|t| t.expose_secret())
-                    || fresh.identity().map(|id| id.certificates())
-                        != rejected.identity().map(|id| id.certificates());
-                if changed {
-                    return self
-                        .send_with_retry(mode, request, path, Some(&fresh))
-                        .await;
-                }
-            }
-            Err(error) => tracing::warn!(
-                source = %inner.source_name,
-                error = %kubecred_core::error_chain(&error),
-                "re-reading credentials after a 401 failed; keeping the last good ones"
-            ),
+        if let Some(fresh) = self.reread_after_unauthorized(rejected).await {
+            return self
+                .send_with_retry(mode, request, path, Some(&fresh))
+                .await;
         }
         Ok(response)
     }
