@@ -13,5 +13,5 @@ mod rotation;
 mod secrets;
 mod serve;
 mod streaming;
-mod tls;
 mod support;
+mod tls;

@@ -63,8 +63,8 @@
 //! lasts: [`DEFAULT_IDLE_TIMEOUT`] says more).
 
 mod body;
-mod certificate;
 mod builder;
+mod certificate;
 mod client;
 mod error;
 mod explain;
