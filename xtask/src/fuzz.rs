@@ -8,8 +8,9 @@
 //!   oracle's panic), a timeout or an out-of-memory fails the task, naming the target and
 //!   the artifact (`fuzz/artifacts/<target>/`).
 //! - `--merge`: adds to `fuzz/corpus/<target>/` only the inputs of `fuzz/work/<target>/` that
-//!   bring new coverage (libFuzzer's `-merge=1`, what `cargo fuzz cmin` does), keeping the
-//!   seeds: the corpus to commit stays small.
+//!   bring new coverage (libFuzzer's `-set_cover_merge=1`, the smaller cousin of the
+//!   `-merge=1` that `cargo fuzz cmin` runs), keeping the seeds: the corpus to commit stays
+//!   small.
 //! - `--input FILE`: runs the target on one input (reproducing an artifact).
 
 use std::path::{Path, PathBuf};
@@ -137,7 +138,8 @@ fn fuzz(args: &Args) -> Result<(), String> {
             );
             status(
                 binary(target)
-                    .arg("-merge=1")
+                    // A set cover of the features, not the greedy merge: fewer files.
+                    .arg("-set_cover_merge=1")
                     .arg(format!("-max_len={MAX_LEN}"))
                     .arg(&seeds)
                     .arg(&work),
