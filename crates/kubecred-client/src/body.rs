@@ -17,7 +17,8 @@ use crate::{Client, Error};
 /// the bytes as the server sends them, chunk by chunk (kube-apiserver sends a watch's events
 /// one JSON object per line, flushed one by one), never buffered by the client.
 ///
-/// It is both an [`http_body::Body`] (`Data = Bytes`, `Error = `[`Error`]) and a
+/// It is both an [`http_body::Body`](https://docs.rs/http-body/1/http_body/trait.Body.html)
+/// (`Data = Bytes`, `Error = `[`Error`]) and a
 /// [`futures_core::Stream`] of `Result<Bytes, Error>` (data only: trailers are skipped), and
 /// [`Body::next_chunk`] reads it without either trait. It ends when the server ends the body.
 ///

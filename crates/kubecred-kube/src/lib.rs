@@ -1,4 +1,5 @@
-//! kube-rs's [`kube::Client`] on kubecred's credentials: kubecred's chain, rotation, `401`
+//! kube-rs's [`kube::Client`](https://docs.rs/kube/5/kube/struct.Client.html) on kubecred's
+//! credentials: kubecred's chain, rotation, `401`
 //! re-reads and `explain`, under kube-rs's typed API (`Api`, `watch`, `kube::runtime`).
 //!
 //! - [`client`] makes a `kube::Client` from a built [`kubecred_client::Client`] (any source,
