@@ -1,7 +1,7 @@
 //! kubecred's client: reach a Kubernetes API server from wherever the program runs.
 //!
-//! - [`ClientBuilder`] resolves an ordered chain of sources (by default: env → in-cluster →
-//!   proxy, those compiled in), once, at [`ClientBuilder::build`], which evaluates nothing
+//! - [`ClientBuilder`] resolves an ordered chain of sources (by default: env → kubeconfig →
+//!   in-cluster → proxy, those compiled in), once, at [`ClientBuilder::build`], which evaluates nothing
 //!   after the chosen source; [`ClientBuilder::explain`] reports every source's outcome
 //!   without sending a request. [`ComposedBuilder`] ([`Client::composed`]) is the other
 //!   mode: any [`ApiEndpoint`] with any [`CredentialSource`], composed by hand.
