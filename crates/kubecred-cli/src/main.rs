@@ -47,8 +47,8 @@ struct Cli {
     exec_timeout: Option<u64>,
 
     /// Keep exec plugins' credentials that carry an expiry for later runs, in DIR (created 0700) or, with no =DIR, in $XDG_CACHE_HOME/kubecred/exec [env: KUBECRED_EXEC_CACHE]
-    #[arg(long, value_name = "DIR", global = true, num_args = 0..=1, require_equals = true, default_missing_value = "")]
-    exec_cache: Option<PathBuf>,
+    #[arg(long, value_name = "DIR", global = true, num_args = 0..=1, require_equals = true)]
+    exec_cache: Option<Option<PathBuf>>,
 
     /// Give up on a request after SECONDS (default 30; connecting at most 10); for `get`, on its answer's head (a watch's body may stream longer)
     #[arg(long, value_name = "SECONDS", global = true, value_parser = clap::value_parser!(u64).range(1..))]
@@ -154,9 +154,11 @@ fn builder(cli: &Cli) -> ClientBuilder {
     if let Some(seconds) = cli.exec_timeout {
         builder = builder.exec_timeout(Duration::from_secs(seconds));
     }
-    match cli.exec_cache.as_deref() {
-        Some(dir) if dir.as_os_str().is_empty() => builder = builder.exec_cache_default(),
-        Some(dir) => builder = builder.exec_cache(std::path::absolute(dir).unwrap_or(dir.into())),
+    match &cli.exec_cache {
+        Some(None) => builder = builder.exec_cache_default(),
+        Some(Some(dir)) => {
+            builder = builder.exec_cache(std::path::absolute(dir).unwrap_or_else(|_| dir.clone()))
+        }
         None => {}
     }
     if let Some(dir) = &cli.serviceaccount_dir {

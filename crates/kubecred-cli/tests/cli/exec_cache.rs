@@ -192,6 +192,30 @@ fn an_entry_open_to_others_is_ignored_with_one_warning() {
 }
 
 #[test]
+fn the_bare_flag_uses_the_default_location_before_or_after_the_subcommand() {
+    let laptop = Laptop::new();
+    let xdg = laptop.dir.path().join("xdg");
+    let env = [var("XDG_CACHE_HOME", &path_str(&xdg))];
+    laptop
+        .kubecred(&["get", "/api", "--exec-cache"], &env)
+        .assert_success_body();
+    laptop
+        .kubecred(&["--exec-cache", "get", "/api"], &env)
+        .assert_success_body();
+    assert_eq!(laptop.plugin.runs(), 1, "one run for two processes");
+    assert_eq!(laptop.take_requests(), vec![token("plugin"); 2]);
+    assert_eq!(entries(&xdg.join("kubecred/exec")).len(), 1);
+    let report = laptop.kubecred(&["explain", "--exec-cache"], &env);
+    report.assert_code(0);
+    assert!(
+        report
+            .stdout
+            .contains("a cached bearer-token would be used"),
+        "{report:#?}"
+    );
+}
+
+#[test]
 fn the_variable_turns_it_on_and_a_relative_path_is_refused() {
     let laptop = Laptop::new();
     let xdg = laptop.dir.path().join("xdg");
