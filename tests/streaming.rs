@@ -343,3 +343,27 @@ async fn a_body_debug_names_the_source_and_path_only() {
     assert!(debug.contains("idle_timeout: Some(5s)"), "{debug}");
     assert!(!debug.contains(TOKEN), "{debug}");
 }
+
+#[tokio::test]
+async fn limits_too_long_for_the_clock_are_no_limits_in_practice() {
+    let pod = Pod::new();
+    let client = pod
+        .builder()
+        .timeout(Duration::MAX)
+        .connect_timeout(Duration::MAX)
+        .idle_timeout(Duration::MAX)
+        .build()
+        .await
+        .unwrap();
+    let mut lines = Lines::new(client.get_streaming(WATCH).await.unwrap().into_body());
+    // Each chunk restarts the idle timer: the first and the one after a change.
+    assert_eq!(lines.event().await, "ADDED stand-in");
+    pod.server
+        .label_pod("team-a", "stand-in", "n", "1")
+        .unwrap();
+    assert_eq!(lines.event().await, "MODIFIED stand-in");
+    pod.server.end_watches();
+    assert_eq!(lines.next().await, None, "the stream ended cleanly");
+    let body: serde_json::Value = client.get_json("/api").await.unwrap();
+    assert_eq!(body["versions"][0], "v1", "a buffered send too");
+}

@@ -50,7 +50,12 @@ impl Body {
     ) -> Self {
         Self {
             inner,
-            idle: idle.map(|limit| (limit, Box::pin(tokio::time::sleep(limit)))),
+            idle: idle.map(|limit| {
+                (
+                    limit,
+                    Box::pin(tokio::time::sleep_until(idle_deadline(limit))),
+                )
+            }),
             client,
             path: path.into(),
             done: false,
@@ -85,6 +90,17 @@ impl Body {
     }
 }
 
+/// The longest idle limit timed as given: 30 years, the bound tokio puts on its own sleeps
+/// (a longer one overflows the monotonic clock on some systems). A longer limit
+/// ([`Duration::MAX`], `--idle-timeout 18446744073709551615`) is timed as this: no limit in
+/// practice, where `Instant::now() + limit` would panic.
+const MAX_IDLE_LIMIT: Duration = Duration::from_secs(30 * 365 * 24 * 60 * 60);
+
+/// When the idle limit fires if nothing arrives from now on.
+fn idle_deadline(limit: Duration) -> Instant {
+    Instant::now() + limit.min(MAX_IDLE_LIMIT)
+}
+
 impl http_body::Body for Body {
     type Data = Bytes;
     type Error = Error;
@@ -101,7 +117,7 @@ impl http_body::Body for Body {
         match Pin::new(&mut this.inner).poll_frame(cx) {
             Poll::Ready(Some(Ok(frame))) => {
                 if let Some((limit, sleep)) = &mut this.idle {
-                    sleep.as_mut().reset(Instant::now() + *limit);
+                    sleep.as_mut().reset(idle_deadline(*limit));
                 }
                 Poll::Ready(Some(Ok(frame)))
             }

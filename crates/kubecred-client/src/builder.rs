@@ -244,8 +244,10 @@ impl ClientBuilder {
     }
 
     /// How long a kubeconfig user's exec credential plugin may run before it is killed and
-    /// the read fails saying so (120 s by default). Not covered by
-    /// [`ClientBuilder::timeout`], which is the request's.
+    /// the read fails saying so (120 s by default; also how long a process waits for another
+    /// that holds the exec cache's lock; a timeout too long for the clock, such as
+    /// [`Duration::MAX`], is none). Not covered by [`ClientBuilder::timeout`], which is the
+    /// request's.
     #[cfg(feature = "kubeconfig")]
     pub fn exec_timeout(mut self, timeout: Duration) -> Self {
         self.settings.exec_timeout = Some(timeout);
@@ -347,7 +349,8 @@ impl ClientBuilder {
     /// [`Client::get_streaming`]): the body ends with an [`Error::Timeout`] of
     /// [`crate::TimeLimit::Idle`] when nothing arrives for `timeout` after the head or since
     /// the last chunk (`None`: no limit). None by default ([`DEFAULT_IDLE_TIMEOUT`] says
-    /// why); buffered sends are bounded by the whole-request timeout instead.
+    /// why); buffered sends are bounded by the whole-request timeout instead. A limit over 30
+    /// years (up to [`Duration::MAX`]) is timed as 30 years, tokio's bound on a sleep.
     pub fn idle_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
         self.common.timeouts.idle = timeout.into();
         self
@@ -465,7 +468,8 @@ impl ComposedBuilder {
     /// [`Client::get_streaming`]): the body ends with an [`Error::Timeout`] of
     /// [`crate::TimeLimit::Idle`] when nothing arrives for `timeout` after the head or since
     /// the last chunk (`None`: no limit). None by default ([`DEFAULT_IDLE_TIMEOUT`] says
-    /// why); buffered sends are bounded by the whole-request timeout instead.
+    /// why); buffered sends are bounded by the whole-request timeout instead. A limit over 30
+    /// years (up to [`Duration::MAX`]) is timed as 30 years, tokio's bound on a sleep.
     pub fn idle_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
         self.common.timeouts.idle = timeout.into();
         self

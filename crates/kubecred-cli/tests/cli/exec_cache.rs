@@ -265,6 +265,19 @@ fn the_variable_turns_it_on_and_a_relative_path_is_refused() {
 }
 
 #[test]
+fn the_largest_exec_timeout_with_the_cache_is_no_limit_not_a_panic() {
+    let laptop = Laptop::new();
+    let on = [var("KUBECRED_EXEC_CACHE", &path_str(&laptop.cache()))];
+    let max = u64::MAX.to_string();
+    for _ in 0..2 {
+        laptop
+            .kubecred(&["get", "/api", "--exec-timeout", &max], &on)
+            .assert_success_body();
+    }
+    assert_eq!(laptop.plugin.runs(), 1, "the second process read the cache");
+}
+
+#[test]
 fn explain_says_a_cached_credential_would_be_used_and_until_when() {
     let laptop = Laptop::new();
     let flag = format!("--exec-cache={}", path_str(&laptop.cache()));

@@ -167,6 +167,26 @@ fn idle_timeout_ends_a_silent_watch_with_a_message_naming_it() {
 }
 
 #[test]
+fn the_largest_idle_timeout_and_timeout_are_no_limits_not_a_panic() {
+    let pod = Pod::new();
+    let max = u64::MAX.to_string();
+    let watch = Streaming::start(
+        &["get", WATCH, "--idle-timeout", &max, "--timeout", &max],
+        &pod.env,
+    );
+    assert_eq!(watch.event(), "ADDED stand-in");
+    // A second chunk: the idle timer restarts, from now, by the largest limit.
+    pod.server
+        .label_pod("team-a", "stand-in", "n", "1")
+        .unwrap();
+    assert_eq!(watch.event(), "MODIFIED stand-in");
+    pod.server.end_watches();
+    let run = watch.finish();
+    run.assert_code(0);
+    assert_eq!(run.stderr, "", "{run:#?}");
+}
+
+#[test]
 fn idle_timeout_must_be_a_positive_number_of_seconds() {
     for value in ["0", "-1", "1.5", "soon"] {
         let run = kubecred(&["get", "/api", &format!("--idle-timeout={value}")], &[]);

@@ -293,7 +293,8 @@ impl Cache {
         let path = self.dir.join(format!("{}.lock", self.name));
         let file = open_private(&path, true).map_err(|e| Unusable::io(&path, "opened", &e))?;
         check_file(&path, &file)?;
-        let deadline = Instant::now() + patience;
+        // A patience too long for the clock (`--exec-timeout 18446744073709551615`) is none.
+        let deadline = Instant::now().checked_add(patience);
         let mut pause = Duration::from_millis(2);
         loop {
             match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
@@ -306,8 +307,11 @@ impl Cache {
                 Err(e) if e == rustix::io::Errno::WOULDBLOCK || e == rustix::io::Errno::INTR => {}
                 Err(e) => return Err(Unusable::io(&path, "locked", &e.into())),
             }
-            let now = Instant::now();
-            if now >= deadline {
+            let left = match deadline {
+                Some(deadline) => deadline.saturating_duration_since(Instant::now()),
+                None => pause,
+            };
+            if left.is_zero() {
                 return Err(Unusable {
                     path,
                     problem: format!(
@@ -316,7 +320,7 @@ impl Cache {
                     ),
                 });
             }
-            tokio::time::sleep(pause.min(deadline - now)).await;
+            tokio::time::sleep(pause.min(left)).await;
             pause = (pause * 2).min(MAX_LOCK_POLL);
         }
     }

@@ -448,6 +448,45 @@ async fn a_lock_held_past_the_exec_timeout_runs_the_plugin_without_the_cache() {
 }
 
 #[tokio::test]
+async fn an_exec_timeout_too_long_for_the_clock_waits_for_the_lock_without_a_deadline() {
+    let (_tmp, dir) = cache_dir();
+    let plugin = ExecPlugin::new(CANARY).unwrap();
+    plugin.set_expiry(Some(start() + Duration::from_secs(3600)));
+    let process = Process::new(&plugin, dir.as_path());
+    let settings = ExecSettings {
+        timeout: Duration::MAX,
+        clock: Arc::new(process.clock.clone()),
+        env: Arc::new(MapEnvironment::default()),
+        stdin_is_terminal: false,
+        cache_dir: Some(dir.as_path().to_owned()),
+    };
+    let exec = ExecCredentials::new(config(&plugin), Some(cluster("https://x")), settings).unwrap();
+    let cache = exec.cache.as_ref().unwrap();
+    // Another process holds the lock: the wait with Duration::MAX starts, and polls on.
+    let held = cache.lock(Duration::ZERO).await.unwrap();
+    let mut waiting = std::pin::pin!(cache.lock(Duration::MAX));
+    tokio::select! {
+        biased;
+        _ = &mut waiting => panic!("the lock was had while held"),
+        () = std::future::ready(()) => {}
+    }
+    drop(held);
+    assert!(waiting.await.is_ok(), "had once released");
+    // And a run under that timeout: the plugin runs once, its credential cached.
+    assert_eq!(
+        exec.credentials()
+            .await
+            .unwrap()
+            .token()
+            .unwrap()
+            .expose_secret(),
+        CANARY
+    );
+    assert_eq!(plugin.runs(), 1);
+    assert_eq!(entries(dir.as_path()).len(), 1);
+}
+
+#[tokio::test]
 async fn explain_says_whether_a_cached_credential_would_be_used_and_until_when() {
     let home = tempfile::tempdir().unwrap();
     let dir = home.path().join("exec");
