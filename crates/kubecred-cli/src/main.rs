@@ -2,7 +2,9 @@
 //!
 //! A thin layer over `kubecred-client`: parse the arguments, build the client, print. stdout
 //! carries only the response body (or the `explain` report); warnings and errors go to
-//! stderr. Exit codes: 0 success, 1 any failure, 2 usage errors (from clap).
+//! stderr. Exit codes: 0 success, 1 any failure, 2 usage errors (from clap). A stdout whose
+//! reader has gone (`kubecred get ... | head -1`) ends `get` quietly with 0 (and `explain`
+//! quietly with its report's code).
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -188,9 +190,13 @@ async fn run(cli: Cli) -> ExitCode {
                 Output::Text => report.to_string(),
                 Output::Json => report.to_json() + "\n",
             };
-            if let Err(e) = std::io::stdout().write_all(text.as_bytes()) {
-                eprintln!("error: cannot write the report: {e}");
-                return ExitCode::FAILURE;
+            match std::io::stdout().write_all(text.as_bytes()) {
+                // The reader has gone (`| head`): the exit code still says what it found.
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+                    eprintln!("error: cannot write the report: {e}");
+                    return ExitCode::FAILURE;
+                }
+                _ => {}
             }
             if report.chosen().is_some() {
                 ExitCode::SUCCESS
@@ -213,17 +219,20 @@ async fn run(cli: Cli) -> ExitCode {
 }
 
 /// Writes a streamed body to stdout as it arrives, flushed chunk by chunk (a watch's events
-/// appear as the server sends them); exit 0 when the server ends it.
+/// appear as the server sends them); exit 0 when the server ends it, or when stdout's reader
+/// has gone (`kubecred get ... | head -1`: what it wanted was printed, as ripgrep does).
 async fn write_body(mut body: kubecred_client::Body) -> ExitCode {
     let mut stdout = std::io::stdout().lock();
     loop {
         match body.next_chunk().await {
-            Ok(Some(chunk)) => {
-                if let Err(e) = stdout.write_all(&chunk).and_then(|()| stdout.flush()) {
+            Ok(Some(chunk)) => match stdout.write_all(&chunk).and_then(|()| stdout.flush()) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return ExitCode::SUCCESS,
+                Err(e) => {
                     eprintln!("error: cannot write the response: {e}");
                     return ExitCode::FAILURE;
                 }
-            }
+            },
             Ok(None) => return ExitCode::SUCCESS,
             Err(error) => return fail(&error),
         }

@@ -187,6 +187,70 @@ fn the_largest_idle_timeout_and_timeout_are_no_limits_not_a_panic() {
 }
 
 #[test]
+fn a_reader_that_goes_away_ends_a_watch_quietly_with_0() {
+    let pod = Pod::new();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kubecred"))
+        .args(["get", WATCH])
+        .env_clear()
+        .envs(pod.env.iter().map(|(k, v)| (k, v)))
+        .env(
+            "KUBECRED_PROXY_URL",
+            format!("http://127.0.0.1:{}", closed_port()),
+        )
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the kubecred binary runs");
+    // Like `| head -c1`: read the first bytes, then close the pipe.
+    let mut stdout = child.stdout.take().unwrap();
+    let mut first = [0; 1];
+    stdout.read_exact(&mut first).unwrap();
+    assert_eq!(&first, b"{");
+    drop(stdout);
+    // The next event is written into the closed pipe.
+    pod.server
+        .label_pod("team-a", "stand-in", "n", "1")
+        .unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let (send, exited) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut text = String::new();
+        stderr.read_to_string(&mut text).unwrap();
+        let _ = send.send((child.wait().unwrap().code(), text));
+    });
+    let (code, stderr) = exited
+        .recv_timeout(WAIT)
+        .expect("kubecred exits once its reader has gone");
+    assert_eq!((code, stderr.as_str()), (Some(0), ""));
+}
+
+#[test]
+fn a_stdout_closed_from_the_start_is_a_quiet_exit_with_the_run_s_code() {
+    let pod = Pod::new();
+    for args in [&["get", "/api"][..], &["explain"]] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_kubecred"))
+            .args(args)
+            .env_clear()
+            .envs(pod.env.iter().map(|(k, v)| (k, v)))
+            .env(
+                "KUBECRED_PROXY_URL",
+                format!("http://127.0.0.1:{}", closed_port()),
+            )
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the kubecred binary runs");
+        // Closed before kubecred has built its client, so before it writes anything.
+        drop(child.stdout.take());
+        let output = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!((output.status.code(), &*stderr), (Some(0), ""), "{args:?}");
+    }
+}
+
+#[test]
 fn idle_timeout_must_be_a_positive_number_of_seconds() {
     for value in ["0", "-1", "1.5", "soon"] {
         let run = kubecred(&["get", "/api", &format!("--idle-timeout={value}")], &[]);
