@@ -221,20 +221,36 @@ async fn run(cli: Cli) -> ExitCode {
 /// Writes a streamed body to stdout as it arrives, flushed chunk by chunk (a watch's events
 /// appear as the server sends them); exit 0 when the server ends it, or when stdout's reader
 /// has gone (`kubecred get ... | head -1`: what it wanted was printed, as ripgrep does).
+/// A body that fails after printing part of a line gets a newline on stderr before the error,
+/// so that the error starts its own line.
 async fn write_body(mut body: kubecred_client::Body) -> ExitCode {
     let mut stdout = std::io::stdout().lock();
+    // Whether what was printed so far ends with a newline (nothing printed does).
+    let mut at_line_start = true;
     loop {
         match body.next_chunk().await {
-            Ok(Some(chunk)) => match stdout.write_all(&chunk).and_then(|()| stdout.flush()) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("error: cannot write the response: {e}");
-                    return ExitCode::FAILURE;
+            Ok(Some(chunk)) => {
+                match stdout.write_all(&chunk).and_then(|()| stdout.flush()) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                        return ExitCode::SUCCESS
+                    }
+                    Err(e) => {
+                        eprintln!("error: cannot write the response: {e}");
+                        return ExitCode::FAILURE;
+                    }
                 }
-            },
+                if let Some(&last) = chunk.last() {
+                    at_line_start = last == b'\n';
+                }
+            }
             Ok(None) => return ExitCode::SUCCESS,
-            Err(error) => return fail(&error),
+            Err(error) => {
+                if !at_line_start {
+                    eprintln!();
+                }
+                return fail(&error);
+            }
         }
     }
 }

@@ -250,6 +250,49 @@ fn a_stdout_closed_from_the_start_is_a_quiet_exit_with_the_run_s_code() {
     }
 }
 
+/// A plain-HTTP server on loopback that answers one request with a `200` whose body is
+/// `sent`, then closes the connection short of the 4096 bytes it announced.
+fn cut_short(sent: &'static [u8]) -> (String, std::thread::JoinHandle<()>) {
+    use std::io::Write as _;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let server = std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        let mut head = Vec::new();
+        let mut byte = [0; 1];
+        while !head.ends_with(b"\r\n\r\n") && head.len() < 65536 {
+            if stream.read(&mut byte).unwrap() == 0 {
+                return;
+            }
+            head.push(byte[0]);
+        }
+        let answer =
+            b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 4096\r\n\r\n";
+        stream.write_all(answer).unwrap();
+        stream.write_all(sent).unwrap();
+        stream.flush().unwrap();
+    });
+    (url, server)
+}
+
+#[test]
+fn a_body_cut_mid_line_puts_the_error_on_a_line_of_its_own() {
+    for (sent, stderr_start) in [
+        (&b"{\"kind\": \"APIVer"[..], "\nerror: "),
+        (&b"{\"kind\": \"APIVersions\"}\n"[..], "error: "),
+    ] {
+        let (url, server) = cut_short(sent);
+        let run = kubecred(&["get", "/api"], &[var("KUBE_HOST", &url)]);
+        server.join().unwrap();
+        run.assert_code(1);
+        assert_eq!(run.stdout.as_bytes(), sent, "{run:#?}");
+        assert!(
+            run.stderr.starts_with(stderr_start) && run.stderr.contains("/api"),
+            "{run:#?}"
+        );
+    }
+}
+
 #[test]
 fn idle_timeout_must_be_a_positive_number_of_seconds() {
     for value in ["0", "-1", "1.5", "soon"] {
