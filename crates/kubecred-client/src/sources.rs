@@ -25,10 +25,12 @@ pub const SERVICEACCOUNT_DIR_VAR: &str = "KUBECRED_SERVICEACCOUNT_DIR";
 pub const REFRESH_SECS_VAR: &str = "KUBECRED_REFRESH_SECS";
 /// Moves the `kubectl proxy` address of the default chain (the CLI's `--proxy-url` beats it).
 pub const PROXY_URL_VAR: &str = "KUBECRED_PROXY_URL";
-/// Turns on the kubeconfig source's exec credential cache: `1` or `true` for the default
-/// location (`$XDG_CACHE_HOME/kubecred/exec`, else `$HOME/.cache/kubecred/exec`), an absolute
-/// path for that directory, `0` or `false` (or unset) for none. Anything else (a relative
-/// path included) makes the kubeconfig source *failed*, naming the variable.
+/// Turns on the kubeconfig source's exec credential cache: a true boolean (`1`, `t`, `T`,
+/// `TRUE`, `true`, `True`: Go's `strconv.ParseBool`, as `KUBE_INSECURE` takes) for the
+/// default location (`$XDG_CACHE_HOME/kubecred/exec`, else `$HOME/.cache/kubecred/exec`), an
+/// absolute path for that directory, a false one (`0`, `f`, `F`, `FALSE`, `false`, `False`)
+/// or unset for none. Anything else (a relative path included) makes the kubeconfig source
+/// *failed*, naming the variable.
 /// [`crate::ClientBuilder::exec_cache`] and the CLI's `--exec-cache` beat it.
 pub const EXEC_CACHE_VAR: &str = "KUBECRED_EXEC_CACHE";
 
@@ -233,16 +235,57 @@ fn exec_cache_from_variable(
     let Some(value) = env.path_var(EXEC_CACHE_VAR)? else {
         return Ok(ExecCache::Off);
     };
-    match value.to_str() {
-        Some("1" | "true") => Ok(ExecCache::DefaultDir),
-        Some("0" | "false") => Ok(ExecCache::Off),
-        _ if value.is_absolute() => Ok(ExecCache::Dir(value)),
-        _ => Err(SourceError::InvalidVariable {
+    match value.to_str().and_then(kubecred_core::parse_bool) {
+        Some(true) => Ok(ExecCache::DefaultDir),
+        Some(false) => Ok(ExecCache::Off),
+        None if value.is_absolute() => Ok(ExecCache::Dir(value)),
+        None => Err(SourceError::InvalidVariable {
             variable: EXEC_CACHE_VAR.to_owned(),
             problem: format!(
-                "is \"{}\", not 1, true, 0, false or an absolute directory path",
-                kubecred_core::Shown::path(&value)
+                "is \"{}\", not a boolean ({}) or an absolute directory path",
+                kubecred_core::Shown::path(&value),
+                kubecred_core::BOOLEAN_SPELLINGS
             ),
         }),
+    }
+}
+
+#[cfg(all(test, feature = "kubeconfig"))]
+mod tests {
+    use kubecred_core::MapEnvironment;
+    use kubecred_kubeconfig::ExecCache;
+
+    use super::*;
+
+    fn cache(value: &str) -> Result<ExecCache, SourceError> {
+        exec_cache_from_variable(&MapEnvironment::new([(EXEC_CACHE_VAR, value)]))
+    }
+
+    #[test]
+    fn the_exec_cache_variable_takes_go_s_booleans_and_absolute_paths() {
+        for on in ["1", "t", "T", "TRUE", "true", "True"] {
+            assert_eq!(cache(on).unwrap(), ExecCache::DefaultDir, "{on}");
+        }
+        for off in ["0", "f", "F", "FALSE", "false", "False"] {
+            assert_eq!(cache(off).unwrap(), ExecCache::Off, "{off}");
+        }
+        assert_eq!(
+            cache("/var/cache/me").unwrap(),
+            ExecCache::Dir("/var/cache/me".into())
+        );
+        assert_eq!(
+            exec_cache_from_variable(&MapEnvironment::default()).unwrap(),
+            ExecCache::Off
+        );
+        for refused in ["yes", "on", "tRuE", "relative/dir"] {
+            let message = cache(refused).unwrap_err().to_string();
+            assert!(
+                message.contains(EXEC_CACHE_VAR)
+                    && message.contains(&format!("\"{refused}\""))
+                    && message.contains("true, false, 1, 0, t, f, TRUE, FALSE, True, False")
+                    && message.contains("or an absolute directory path"),
+                "{message}"
+            );
+        }
     }
 }

@@ -114,6 +114,22 @@ fn trim_bytes(bytes: &[u8]) -> &[u8] {
     &bytes[start..end]
 }
 
+/// A boolean variable's value read as Go's `strconv.ParseBool` reads it, as kubectl and the
+/// Terraform provider do (`KUBE_INSECURE`, `KUBECRED_EXEC_CACHE`): `1`, `t`, `T`, `TRUE`,
+/// `true`, `True` are true; `0`, `f`, `F`, `FALSE`, `false`, `False` are false; anything else
+/// (`yes`, `on`, `tRuE`) is `None`. [`BOOLEAN_SPELLINGS`] lists them for messages.
+pub fn parse_bool(value: &str) -> Option<bool> {
+    match value {
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
+        _ => None,
+    }
+}
+
+/// The spellings [`parse_bool`] takes, for an error message: `true, false, 1, 0, t, f, TRUE,
+/// FALSE, True, False`.
+pub const BOOLEAN_SPELLINGS: &str = "true, false, 1, 0, t, f, TRUE, FALSE, True, False";
+
 /// The real process environment (`std::env::var_os`).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ProcessEnvironment;
@@ -182,6 +198,22 @@ mod tests {
 
     fn env(value: &[u8]) -> MapEnvironment {
         MapEnvironment::new([("V", OsStr::from_bytes(value).to_owned())])
+    }
+
+    #[test]
+    fn parse_bool_takes_go_s_spellings_only() {
+        for value in BOOLEAN_SPELLINGS.split(", ") {
+            assert!(parse_bool(value).is_some(), "{value}");
+        }
+        for value in ["1", "t", "T", "TRUE", "true", "True"] {
+            assert_eq!(parse_bool(value), Some(true), "{value}");
+        }
+        for value in ["0", "f", "F", "FALSE", "false", "False"] {
+            assert_eq!(parse_bool(value), Some(false), "{value}");
+        }
+        for value in ["", "yes", "on", "tRuE", "2", " true"] {
+            assert_eq!(parse_bool(value), None, "{value:?}");
+        }
     }
 
     #[test]

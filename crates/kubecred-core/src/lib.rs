@@ -67,7 +67,8 @@ pub use endpoint::{
     is_dns_name, is_loopback, CaBundle, CaFile, Endpoint, Provenance, RedactedUrl, Trust,
 };
 pub use environment::{
-    Environment, MapEnvironment, ProcessEnvironment, MAX_PATH_BYTES, MAX_VARIABLE_BYTES,
+    parse_bool, Environment, MapEnvironment, ProcessEnvironment, BOOLEAN_SPELLINGS, MAX_PATH_BYTES,
+    MAX_VARIABLE_BYTES,
 };
 pub use error::{DirectoryError, Origin, SourceError};
 pub use files::{

@@ -194,18 +194,15 @@ impl EnvSource {
             return Ok(false);
         };
         // Go's strconv.ParseBool, as kubectl and the Terraform provider read it.
-        match value.as_str() {
-            "1" | "t" | "T" | "TRUE" | "true" | "True" => Ok(true),
-            "0" | "f" | "F" | "FALSE" | "false" | "False" => Ok(false),
-            _ => Err(SourceError::InvalidVariable {
-                variable: self.names.insecure.clone(),
-                // A boolean is not a secret: quoted (bounded, escaped).
-                problem: format!(
-                    "is \"{}\", not a boolean (true, false, 1, 0, t, f, TRUE, FALSE, True, False)",
-                    kubecred_core::Shown::text(&value)
-                ),
-            }),
-        }
+        kubecred_core::parse_bool(&value).ok_or_else(|| SourceError::InvalidVariable {
+            variable: self.names.insecure.clone(),
+            // A boolean is not a secret: quoted (bounded, escaped).
+            problem: format!(
+                "is \"{}\", not a boolean ({})",
+                kubecred_core::Shown::text(&value),
+                kubecred_core::BOOLEAN_SPELLINGS
+            ),
+        })
     }
 
     /// The CA trust and the variable it came from, if a CA variable is set: fixed for

@@ -278,6 +278,29 @@ fn the_largest_exec_timeout_with_the_cache_is_no_limit_not_a_panic() {
 }
 
 #[test]
+fn the_variable_takes_go_s_booleans_as_kube_insecure_does() {
+    let laptop = Laptop::new();
+    let xdg = [var(
+        "XDG_CACHE_HOME",
+        &path_str(&laptop.dir.path().join("xdg")),
+    )];
+    for on in ["TRUE", "True", "t"] {
+        let mut env = xdg.to_vec();
+        env.push(var("KUBECRED_EXEC_CACHE", on));
+        laptop
+            .kubecred(&["get", "/api"], &env)
+            .assert_success_body();
+    }
+    assert_eq!(laptop.plugin.runs(), 1, "one run, then the cache");
+    let mut off = xdg.to_vec();
+    off.push(var("KUBECRED_EXEC_CACHE", "False"));
+    laptop
+        .kubecred(&["get", "/api"], &off)
+        .assert_success_body();
+    assert_eq!(laptop.plugin.runs(), 2, "False is off");
+}
+
+#[test]
 fn explain_says_a_cached_credential_would_be_used_and_until_when() {
     let laptop = Laptop::new();
     let flag = format!("--exec-cache={}", path_str(&laptop.cache()));
