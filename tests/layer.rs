@@ -32,11 +32,13 @@ type Hyper =
 type Layered = AuthService<Hyper>;
 
 /// A credential source that counts the re-reads asked of it after `401`s
-/// ([`CredentialSource::refresh`]) and forwards everything to the pod's in-cluster source.
+/// ([`CredentialSource::refresh`]) and forwards everything to the pod's in-cluster source
+/// (but `current` when `at_hand` is false: then every request awaits `credentials()`).
 #[derive(Debug)]
 struct CountingRefreshes {
     source: Arc<InCluster>,
     refreshes: AtomicU64,
+    at_hand: bool,
 }
 
 #[async_trait]
@@ -50,7 +52,7 @@ impl CredentialSource for CountingRefreshes {
     }
 
     fn current(&self) -> Option<Arc<Credentials>> {
-        self.source.current()
+        self.source.current().filter(|_| self.at_hand)
     }
 
     fn deferred(&self) -> Option<Deferred> {
@@ -82,6 +84,12 @@ impl Fixture {
 
     /// With `pool` false, every request of the hyper client takes a new connection.
     async fn with_pool(pool: bool) -> Self {
+        Self::with(pool, true).await
+    }
+
+    /// With `at_hand` false, the source never has credentials at hand
+    /// ([`CredentialSource::current`] is `None`), so the layer awaits them for each request.
+    async fn with(pool: bool, at_hand: bool) -> Self {
         let pod = Pod::new();
         let clock = ManualClock::new(UNIX_EPOCH + Duration::from_secs(1_800_000_000));
         let source = Arc::new(
@@ -94,6 +102,7 @@ impl Fixture {
         let counting = Arc::new(CountingRefreshes {
             source: Arc::clone(&source),
             refreshes: AtomicU64::new(0),
+            at_hand,
         });
         let client = Client::composed(Arc::clone(&source) as Arc<dyn ApiEndpoint>)
             .credentials(Arc::clone(&counting) as Arc<dyn CredentialSource>)
@@ -224,6 +233,34 @@ async fn a_revoked_token_is_re_read_once_and_a_replayable_request_retried_with_t
     assert_eq!((fixture.refreshes(), fixture.source.token_reads()), (1, 2));
 
     fixture.send(fixture.get("/version")).await.unwrap();
+    assert_eq!(fixture.labels().last(), Some(&token("rotated")));
+    assert_eq!(fixture.source.token_reads(), 2, "no re-read once fresh");
+}
+
+/// The path that awaits the credentials (a source with none at hand) authenticates, re-reads
+/// and retries as the fast path does.
+#[tokio::test]
+async fn without_credentials_at_hand_a_revoked_token_is_re_read_once_and_the_request_retried() {
+    let fixture = Fixture::with(true, false).await;
+    fixture.send(fixture.get("/api")).await.unwrap();
+    fixture.rotate_and_revoke();
+
+    let response = fixture.send(fixture.get("/api")).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        fixture.labels(),
+        [token("pod"), Authentication::UnknownToken, token("rotated")],
+        "one refused request, one retry with the rotated token"
+    );
+    assert_eq!((fixture.refreshes(), fixture.source.token_reads()), (1, 2));
+
+    let with_body = Request::get(fixture.uri("/api"))
+        .body(Full::new(Bytes::from_static(b"{}")))
+        .unwrap();
+    assert_eq!(
+        fixture.send(with_body).await.unwrap().status(),
+        StatusCode::OK
+    );
     assert_eq!(fixture.labels().last(), Some(&token("rotated")));
     assert_eq!(fixture.source.token_reads(), 2, "no re-read once fresh");
 }

@@ -15,6 +15,9 @@
 //!   second fixed-header client in the same runs is the A/A control. `BENCH_FIGURE=10` runs
 //!   only this one (`BENCH_FIGURE=3`: all but this one).
 //!
+//! `BENCH_ONLY=client|reqwest|layer|fixed` runs one variant alone, `BENCH_REQUESTS` requests,
+//! for profilers (callgrind: per request = (I(2200) − I(200)) / 2000).
+//!
 //! `cargo bench -p kubecred-bench --bench client_vs_reqwest` (or `cargo xtask bench`).
 //! Environment: `BENCH_RUNS` (default 15, at least 10), `BENCH_REQUESTS` per variant and run
 //! (default 3000), `BENCH_BLOCK` (default 50: within a run the variants take turns in blocks
@@ -417,6 +420,15 @@ fn hyper_on(client: &Client) -> Hyper {
         .build(connector)
 }
 
+/// The full URIs of the requested paths (`BENCH_PATHS`) on `server`, for hyper.
+fn server_uris(server: &Standin) -> Vec<http::Uri> {
+    server
+        .urls(&paths())
+        .iter()
+        .map(|url| url.parse().unwrap())
+        .collect()
+}
+
 /// Figure 10: hyper behind the layer against hyper with a fixed header, and the A/A control
 /// (a second fixed-header hyper) in the same runs.
 async fn layer_vs_fixed_header(server: &Standin, runs: usize, requests: usize, block: usize) {
@@ -424,11 +436,7 @@ async fn layer_vs_fixed_header(server: &Standin, runs: usize, requests: usize, b
     let layered = AuthLayer::new(&client).layer(hyper_on(&client));
     let (fixed, control) = (hyper_on(&client), hyper_on(&client));
     let authorization = client.authorization_header().await.unwrap().unwrap();
-    let uris: Vec<http::Uri> = server
-        .urls(&paths())
-        .iter()
-        .map(|url| url.parse().unwrap())
-        .collect();
+    let uris = server_uris(server);
     let variants = [
         Variant::Layered(&layered, &uris),
         Variant::Fixed(&fixed, &authorization, &uris),
@@ -475,6 +483,22 @@ async fn only_one(server: &Standin, variant: &str, requests: usize) {
                     .throughput(requests)
                     .await
             );
+        }
+        // Figure 10's two variants, one at a time (for callgrind).
+        "layer" | "fixed" => {
+            let (client, _dir) = server.client().await;
+            let uris = server_uris(server);
+            let rps = if variant == "layer" {
+                let layered = AuthLayer::new(&client).layer(hyper_on(&client));
+                Variant::Layered(&layered, &uris).throughput(requests).await
+            } else {
+                let fixed = hyper_on(&client);
+                let authorization = client.authorization_header().await.unwrap().unwrap();
+                Variant::Fixed(&fixed, &authorization, &uris)
+                    .throughput(requests)
+                    .await
+            };
+            println!("RESULT only {variant} rps={rps:.0}");
         }
         _ => {
             let urls = server.urls(&paths());

@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::future::Future;
+use std::marker::PhantomData;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -165,10 +166,6 @@ impl<S: fmt::Debug> fmt::Debug for AuthService<S> {
     }
 }
 
-/// The future of [`AuthService::call`]: boxed, as a retry after a `401` needs to hold the
-/// service and the request's parts across awaits.
-type ResponseFuture<R> = Pin<Box<dyn Future<Output = Result<Response<R>, BoxError>> + Send>>;
-
 impl<S, B, R> tower_service::Service<Request<B>> for AuthService<S>
 where
     S: tower_service::Service<Request<B>, Response = Response<R>> + Clone + Send + 'static,
@@ -179,50 +176,197 @@ where
 {
     type Response = Response<R>;
     type Error = BoxError;
-    type Future = ResponseFuture<R>;
+    type Future = AuthFuture<S, B>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
         self.inner.poll_ready(cx).map_err(Into::into)
     }
 
     fn call(&mut self, mut request: Request<B>) -> Self::Future {
-        // The service that was polled ready serves this request; its clone stays for the next.
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
-        let client = self.client.clone();
-        if let Err(error) = check_target(&client, request.uri()) {
-            return Box::pin(std::future::ready(Err(error.into())));
+        let client = &self.client;
+        if let Err(error) = check_target(client, request.uri()) {
+            return AuthFuture::failed(error);
         }
-        self.client.layer_headers(request.headers_mut());
+        client.layer_headers(request.headers_mut());
         if request.headers().contains_key(AUTHORIZATION) {
             // The caller's own: sent as it is where it may go, never re-read after a 401.
             if let Err(error) = policy::authorization_allowed(client.endpoint()) {
-                let error = invalid(
-                    &client,
+                return AuthFuture::failed(invalid(
+                    client,
                     format!("the Authorization header is refused: {error}"),
-                );
-                return Box::pin(std::future::ready(Err(error.into())));
+                ));
             }
-            let sent = inner.call(request);
-            return Box::pin(async move { sent.await.map_err(Into::into) });
+            return AuthFuture::state(State::Passthrough {
+                sent: self.inner.call(request),
+            });
         }
-        // The fast path: credentials at hand, the request handed on before the future exists.
-        match client.layer_current() {
-            Some(credentials) => match authorize(&client, request, &credentials) {
-                Ok((request, replay)) => {
-                    let sent = inner.call(request);
-                    Box::pin(after_response(client, inner, credentials, replay, sent))
-                }
-                Err(error) => Box::pin(std::future::ready(Err(error.into()))),
-            },
-            None => Box::pin(async move {
+        // The fast path: credentials at hand, the request handed on before the future exists,
+        // and nothing allocated for the rare case of a 401.
+        let Some(credentials) = client.layer_current() else {
+            return self.reading_credentials(request);
+        };
+        let replay = match authorize(client, &mut request, &credentials) {
+            Ok(replay) => replay,
+            Err(error) => return AuthFuture::failed(error),
+        };
+        // Only credentials the server could refuse are re-read after a 401, and only a
+        // replayable request needs a service of its own for the retry (the one polled ready
+        // serves this request).
+        let after = credentials.is_secret().then(|| After {
+            client: client.clone(),
+            credentials,
+            retry: replay.map(|replay| (replay, self.inner.clone())),
+        });
+        AuthFuture::state(State::Sent {
+            sent: self.inner.call(request),
+            after,
+        })
+    }
+}
+
+impl<S> AuthService<S> {
+    /// The rare path of [`AuthService::call`]: the source must read its credentials, so the
+    /// request waits for them in a boxed future that holds the service polled ready (its
+    /// clone stays for the next request).
+    fn reading_credentials<B, R>(&mut self, mut request: Request<B>) -> AuthFuture<S, B>
+    where
+        S: tower_service::Service<Request<B>, Response = Response<R>> + Clone + Send + 'static,
+        S::Future: Send + 'static,
+        S::Error: Into<BoxError>,
+        B: http_body::Body + From<Bytes> + Send + 'static,
+        R: Send + 'static,
+    {
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let client = self.client.clone();
+        AuthFuture::state(State::Rare {
+            future: Box::pin(async move {
                 let credentials = client.layer_credentials().await?;
-                let (request, replay) = authorize(&client, request, &credentials)?;
-                let sent = inner.call(request);
-                after_response(client, inner, credentials, replay, sent).await
+                let replay = authorize(&client, &mut request, &credentials)?;
+                let response = inner.call(request).await.map_err(Into::into)?;
+                if response.status() != StatusCode::UNAUTHORIZED || !credentials.is_secret() {
+                    return Ok(response);
+                }
+                let after = After {
+                    client,
+                    credentials,
+                    retry: replay.map(|replay| (replay, inner)),
+                };
+                after_unauthorized(after, response).await
             }),
+        })
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The future of [`AuthService::call`] (`S` the inner service, `B` the request body):
+    /// the inner service's own future, and the answer it gives — a state machine rather than
+    /// a box, so that a request pays for nothing it does not use. Only the rare paths (the
+    /// source must read its credentials first; a `401` to re-read and perhaps retry after)
+    /// continue in a boxed future. Its output is [`AuthService`]'s: the answer, or a
+    /// [`BoxError`] (see [`AuthLayer`]).
+    pub struct AuthFuture<S, B>
+    where
+        S: tower_service::Service<Request<B>>,
+    {
+        #[pin]
+        state: State<S::Future, S, S::Response>,
+        body: PhantomData<fn(B)>,
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// Where a [`AuthFuture`] is: `F` the inner service's future, `S` the service, `T`
+    /// its response.
+    #[project = StateProj]
+    enum State<F, S, T> {
+        /// Refused or failed before the inner service saw the request (taken when polled).
+        Failed { error: Option<BoxError> },
+        /// Sent with the caller's own `Authorization` header: the inner answer, unchanged.
+        Passthrough {
+            #[pin]
+            sent: F,
+        },
+        /// Sent with the layer's credentials; on a `401`, what the re-read needs (none for
+        /// credentials the server cannot refuse).
+        Sent {
+            #[pin]
+            sent: F,
+            after: Option<After<S>>,
+        },
+        /// The rare paths, boxed.
+        Rare { future: Pin<Box<dyn Future<Output = Result<T, BoxError>> + Send>> },
+    }
+}
+
+impl<S, B> AuthFuture<S, B>
+where
+    S: tower_service::Service<Request<B>>,
+{
+    fn state(state: State<S::Future, S, S::Response>) -> Self {
+        Self {
+            state,
+            body: PhantomData,
         }
     }
+
+    fn failed(error: impl Into<BoxError>) -> Self {
+        Self::state(State::Failed {
+            error: Some(error.into()),
+        })
+    }
+}
+
+impl<S, B> fmt::Debug for AuthFuture<S, B>
+where
+    S: tower_service::Service<Request<B>>,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthFuture").finish_non_exhaustive()
+    }
+}
+
+impl<S, B, R> Future for AuthFuture<S, B>
+where
+    S: tower_service::Service<Request<B>, Response = Response<R>> + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<BoxError>,
+    B: From<Bytes> + Send + 'static,
+    R: Send + 'static,
+{
+    type Output = Result<Response<R>, BoxError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut state = self.project().state;
+        match state.as_mut().project() {
+            StateProj::Failed { error } => Poll::Ready(Err(error
+                .take()
+                .expect("AuthFuture polled after it completed"))),
+            StateProj::Passthrough { sent } => sent.poll(cx).map_err(Into::into),
+            StateProj::Sent { sent, after } => {
+                let response = std::task::ready!(sent.poll(cx)).map_err(Into::into)?;
+                if response.status() != StatusCode::UNAUTHORIZED {
+                    return Poll::Ready(Ok(response));
+                }
+                let Some(after) = after.take() else {
+                    return Poll::Ready(Ok(response));
+                };
+                let mut future = Box::pin(after_unauthorized::<S, B, R>(after, response));
+                let poll = future.as_mut().poll(cx);
+                state.set(State::Rare { future });
+                poll
+            }
+            StateProj::Rare { future } => future.as_mut().poll(cx),
+        }
+    }
+}
+
+/// What the re-read after a `401` needs: the client, the credentials the server refused, and
+/// for a replayable request its head with a service to send it again on.
+struct After<S> {
+    client: Client,
+    credentials: Arc<Credentials>,
+    retry: Option<(Replay, S)>,
 }
 
 /// What a replayable request is sent again from: its head (the body is empty).
@@ -250,13 +394,13 @@ impl Replay {
     }
 }
 
-/// `request` with the `Authorization` value of `credentials`, and its head when it is
+/// Puts the `Authorization` value of `credentials` on `request`; its head when it is
 /// replayable (its body known to be empty) and the credentials could be refused.
 fn authorize<B: http_body::Body>(
     client: &Client,
-    mut request: Request<B>,
+    request: &mut Request<B>,
     credentials: &Arc<Credentials>,
-) -> Result<(Request<B>, Option<Replay>), Error> {
+) -> Result<Option<Replay>, Error> {
     let replay =
         (credentials.is_secret() && request.body().size_hint().exact() == Some(0)).then(|| {
             Replay {
@@ -270,32 +414,31 @@ fn authorize<B: http_body::Body>(
     if let Some(value) = client.layer_authorization(credentials)? {
         request.headers_mut().insert(AUTHORIZATION, value);
     }
-    Ok((request, replay))
+    Ok(replay)
 }
 
-/// The answer to a request sent with `credentials` (`sent`): on a `401`, the source re-reads
-/// once and, when the credentials changed and the request is replayable (`replay`), the
-/// request is sent once more on `inner` with them.
-async fn after_response<S, B, R>(
-    client: Client,
-    mut inner: S,
-    credentials: Arc<Credentials>,
-    replay: Option<Replay>,
-    sent: S::Future,
+/// After the server answered `response`, a `401`, to a request sent with `after.credentials`:
+/// the source re-reads once and, when the credentials changed and the request is replayable,
+/// the request is sent once more with them (on its own service, once ready), and that answer
+/// is returned; otherwise `response` is.
+async fn after_unauthorized<S, B, R>(
+    after: After<S>,
+    response: Response<R>,
 ) -> Result<Response<R>, BoxError>
 where
     S: tower_service::Service<Request<B>, Response = Response<R>>,
     S::Error: Into<BoxError>,
     B: From<Bytes>,
 {
-    let response = sent.await.map_err(Into::into)?;
-    if response.status() != StatusCode::UNAUTHORIZED || !credentials.is_secret() {
-        return Ok(response);
-    }
+    let After {
+        client,
+        credentials,
+        retry,
+    } = after;
     let Some(fresh) = client.reread_after_unauthorized(&credentials).await else {
         return Ok(response);
     };
-    let Some(replay) = replay else {
+    let Some((replay, mut inner)) = retry else {
         // Not replayable: the 401 is the answer; the next request carries `fresh`.
         return Ok(response);
     };
@@ -314,6 +457,11 @@ fn check_target(client: &Client, uri: &Uri) -> Result<(), Error> {
         return Ok(());
     };
     let url = client.endpoint().url();
+    // Almost always the endpoint's own scheme and authority, byte for byte: no parsing. Any
+    // other spelling (another case, a default port written out) is decided below.
+    if uri.scheme_str() == Some(url.scheme()) && authority.as_str() == url.authority() {
+        return Ok(());
+    }
     let scheme = uri.scheme_str().unwrap_or_default();
     let default_port = match scheme {
         "https" => Some(443),

@@ -84,7 +84,7 @@ pub use builder::{
 pub use client::{Client, USER_AGENT_VALUE};
 pub use error::{Error, TimeLimit};
 pub use explain::{CredentialReport, Explanation, Outcome, SourceReport};
-pub use layer::{AuthLayer, AuthService, BoxError};
+pub use layer::{AuthFuture, AuthLayer, AuthService, BoxError};
 pub use source_name::SourceName;
 pub use sources::{EXEC_CACHE_VAR, PROXY_URL_VAR, REFRESH_SECS_VAR, SERVICEACCOUNT_DIR_VAR};
 
