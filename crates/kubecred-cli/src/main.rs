@@ -157,9 +157,10 @@ fn builder(cli: &Cli) -> ClientBuilder {
         builder = builder.exec_timeout(Duration::from_secs(seconds));
     }
     match &cli.exec_cache {
-        Some(None) => builder = builder.exec_cache_default(),
+        Some(None) => builder = builder.exec_cache_default_from("--exec-cache"),
         Some(Some(dir)) => {
-            builder = builder.exec_cache(std::path::absolute(dir).unwrap_or_else(|_| dir.clone()))
+            let dir = std::path::absolute(dir).unwrap_or_else(|_| dir.clone());
+            builder = builder.exec_cache_from(dir, "--exec-cache");
         }
         None => {}
     }

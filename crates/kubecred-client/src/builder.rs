@@ -260,8 +260,17 @@ impl ClientBuilder {
     /// `KUBECRED_EXEC_CACHE`. The directory is created `0700` and each entry `0600`; one open
     /// to others or owned by another user is not used (one warning, and the plugin runs).
     #[cfg(feature = "kubeconfig")]
-    pub fn exec_cache(mut self, dir: impl Into<PathBuf>) -> Self {
-        self.settings.exec_cache = Some(kubecred_kubeconfig::ExecCache::Dir(dir.into()));
+    pub fn exec_cache(self, dir: impl Into<PathBuf>) -> Self {
+        self.exec_cache_from(dir, "ClientBuilder::exec_cache")
+    }
+
+    /// Like [`ClientBuilder::exec_cache`], for a program that takes the directory from a
+    /// setting of its own: a warning about the directory names `origin` (the `kubecred` CLI
+    /// passes `--exec-cache`).
+    #[cfg(feature = "kubeconfig")]
+    pub fn exec_cache_from(mut self, dir: impl Into<PathBuf>, origin: impl Into<String>) -> Self {
+        let cache = kubecred_kubeconfig::ExecCache::Dir(dir.into());
+        self.settings.exec_cache = Some((cache, origin.into()));
         self.chain_setting("exec_cache")
     }
 
@@ -269,8 +278,16 @@ impl ClientBuilder {
     /// `$XDG_CACHE_HOME/kubecred/exec`, else `$HOME/.cache/kubecred/exec` (read through the
     /// builder's environment).
     #[cfg(feature = "kubeconfig")]
-    pub fn exec_cache_default(mut self) -> Self {
-        self.settings.exec_cache = Some(kubecred_kubeconfig::ExecCache::DefaultDir);
+    pub fn exec_cache_default(self) -> Self {
+        self.exec_cache_default_from("ClientBuilder::exec_cache_default")
+    }
+
+    /// Like [`ClientBuilder::exec_cache_default`]; a warning about the directory names
+    /// `origin` as what turned the cache on (the `kubecred` CLI passes `--exec-cache`).
+    #[cfg(feature = "kubeconfig")]
+    pub fn exec_cache_default_from(mut self, origin: impl Into<String>) -> Self {
+        let cache = kubecred_kubeconfig::ExecCache::DefaultDir;
+        self.settings.exec_cache = Some((cache, origin.into()));
         self.chain_setting("exec_cache")
     }
 

@@ -67,9 +67,10 @@ pub(crate) struct Settings {
     pub(crate) context: Option<String>,
     /// How long an exec credential plugin may run before it is killed.
     pub(crate) exec_timeout: Option<Duration>,
-    /// The exec credential cache (beats `KUBECRED_EXEC_CACHE`).
+    /// The exec credential cache (beats `KUBECRED_EXEC_CACHE`), and the setting that gave
+    /// it (named in messages about the directory).
     #[cfg(feature = "kubeconfig")]
-    pub(crate) exec_cache: Option<kubecred_kubeconfig::ExecCache>,
+    pub(crate) exec_cache: Option<(kubecred_kubeconfig::ExecCache, String)>,
 }
 
 impl Settings {
@@ -180,11 +181,11 @@ impl Settings {
         if let Some(timeout) = self.exec_timeout {
             builder = builder.exec_timeout(timeout);
         }
-        let cache = match &self.exec_cache {
-            Some(cache) => cache.clone(),
-            None => exec_cache_from_variable(&**env)?,
+        let (cache, origin) = match &self.exec_cache {
+            Some((cache, origin)) => (cache.clone(), origin.clone()),
+            None => (exec_cache_from_variable(&**env)?, EXEC_CACHE_VAR.to_owned()),
         };
-        builder = builder.exec_cache(cache);
+        builder = builder.exec_cache_from(cache, origin);
         Ok(Arc::new(builder.build()))
     }
 

@@ -146,8 +146,9 @@ pub(crate) struct ExecSettings {
     /// Whether stdin is a terminal (the interactive rule: a plugin gets stdin only then, and
     /// `Always` fails without one).
     pub stdin_is_terminal: bool,
-    /// The exec credential cache's directory, if on (see [`cache`]).
-    pub cache_dir: Option<PathBuf>,
+    /// The exec credential cache's directory, if on (see [`cache`]), and where it came from
+    /// for messages ("cache directory set by --exec-cache", [`cache::ExecCache::dir`]).
+    pub cache_dir: Option<(PathBuf, String)>,
 }
 
 /// The credentials of one exec plugin: runs it when due, exactly once however many callers
@@ -199,7 +200,7 @@ impl ExecCredentials {
         let plugin = run::Plugin::new(config, cluster, &settings)?;
         let cache = settings
             .cache_dir
-            .map(|dir| cache::Cache::new(dir, plugin.cache_key));
+            .map(|(dir, origin)| cache::Cache::new(dir, origin, plugin.cache_key));
         Ok(Self {
             cache,
             plugin,
@@ -314,7 +315,10 @@ impl ExecCredentials {
                     format!("exec cache {dir}: {why}, so the plugin would run")
                 }
                 cache::Peek::Unusable(unusable) => {
-                    format!("exec cache not used ({unusable}), so the plugin would run")
+                    format!(
+                        "exec cache not used ({unusable}; {}), so the plugin would run",
+                        cache.origin()
+                    )
                 }
             },
         )
@@ -373,7 +377,7 @@ impl ExecCredentials {
         if let Some(cache) = &self.cache {
             match cache.lock(self.plugin.timeout).await {
                 Ok(lock) => locked = Some(lock),
-                Err(unusable) => unusable.warn_once(cache.dir()),
+                Err(unusable) => unusable.warn_once(cache),
             }
         }
         if let (Some(lock), Some(cache)) = (&locked, &self.cache) {
@@ -395,7 +399,7 @@ impl ExecCredentials {
                     tracing::debug!(command = %self.plugin.command, why, "no exec credential in the cache");
                 }
                 Err(unusable) => {
-                    unusable.warn_once(cache.dir());
+                    unusable.warn_once(cache);
                     locked = None;
                 }
             }
@@ -414,7 +418,7 @@ impl ExecCredentials {
                                 expires_at,
                             );
                             if let Err(unusable) = lock.write(&entry) {
-                                unusable.warn_once(cache.dir());
+                                unusable.warn_once(cache);
                             }
                         }
                         // Never stored without an expiry; an older entry has no business there.

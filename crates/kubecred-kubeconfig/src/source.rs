@@ -271,6 +271,7 @@ pub struct KubeconfigSourceBuilder {
     exec_timeout: Option<Duration>,
     stdin_is_terminal: Option<bool>,
     exec_cache: ExecCache,
+    exec_cache_origin: Option<String>,
 }
 
 impl SourceBuilder for KubeconfigSourceBuilder {
@@ -314,8 +315,16 @@ impl KubeconfigSourceBuilder {
     /// another user is not used (one warning); processes with the same plugin run it once at
     /// a time; a `401` removes the refused entry and runs the plugin again. `explain` says
     /// whether a cached credential would be used, and until when.
-    pub fn exec_cache(mut self, cache: ExecCache) -> Self {
+    pub fn exec_cache(self, cache: ExecCache) -> Self {
+        self.exec_cache_from(cache, "KubeconfigSourceBuilder::exec_cache")
+    }
+
+    /// Like [`KubeconfigSourceBuilder::exec_cache`]; `origin` says where the setting came
+    /// from in messages about the directory (the CLI's `--exec-cache`,
+    /// `KUBECRED_EXEC_CACHE`, `ClientBuilder::exec_cache`).
+    pub fn exec_cache_from(mut self, cache: ExecCache, origin: impl Into<String>) -> Self {
         self.exec_cache = cache;
+        self.exec_cache_origin = Some(origin.into());
         self
     }
 
@@ -336,6 +345,9 @@ impl KubeconfigSourceBuilder {
                 config: self.config,
                 exec_timeout: self.exec_timeout.unwrap_or(DEFAULT_EXEC_TIMEOUT),
                 exec_cache: self.exec_cache,
+                exec_cache_origin: self
+                    .exec_cache_origin
+                    .unwrap_or_else(|| "KubeconfigSourceBuilder::exec_cache".to_owned()),
                 stdin_is_terminal: self
                     .stdin_is_terminal
                     .unwrap_or_else(|| std::io::stdin().is_terminal()),

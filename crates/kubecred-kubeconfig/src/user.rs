@@ -33,6 +33,8 @@ pub(crate) struct Settings {
     pub(crate) exec_timeout: Duration,
     pub(crate) stdin_is_terminal: bool,
     pub(crate) exec_cache: ExecCache,
+    /// The setting that gave `exec_cache`, for messages (`--exec-cache`, …).
+    pub(crate) exec_cache_origin: String,
 }
 
 /// A user's credentials, ready to be read.
@@ -426,7 +428,10 @@ fn exec_credentials(
         clock: Arc::clone(settings.config.clock()),
         env: Arc::clone(settings.config.environment()),
         stdin_is_terminal: settings.stdin_is_terminal,
-        cache_dir: settings.exec_cache.dir(&**settings.config.environment()),
+        cache_dir: settings.exec_cache.dir(
+            &**settings.config.environment(),
+            &settings.exec_cache_origin,
+        ),
     };
     let credentials = ExecCredentials::new(config, Some(cluster.clone()), settings)?;
     Ok(UserCredentials::Exec(Box::new(credentials)))

@@ -301,6 +301,57 @@ fn the_variable_takes_go_s_booleans_as_kube_insecure_does() {
 }
 
 #[test]
+fn a_file_as_the_cache_directory_is_said_in_words_naming_the_setting() {
+    let laptop = Laptop::new();
+    let file = laptop.dir.path().join("a-file");
+    std::fs::write(&file, "").unwrap();
+    let xdg = laptop.dir.path().join("xdg-file");
+    std::fs::create_dir(&xdg).unwrap();
+    std::fs::write(xdg.join("kubecred"), "").unwrap();
+    let flag = format!("--exec-cache={}", path_str(&file));
+    for (args, env, said) in [
+        (
+            vec!["get", "/api", flag.as_str()],
+            vec![],
+            format!("{} is not a directory (cache directory set by --exec-cache)", path_str(&file)),
+        ),
+        (
+            vec!["get", "/api"],
+            vec![var("KUBECRED_EXEC_CACHE", &path_str(&file))],
+            "is not a directory (cache directory set by KUBECRED_EXEC_CACHE)".to_owned(),
+        ),
+        (
+            vec!["get", "/api", "--exec-cache"],
+            vec![var("XDG_CACHE_HOME", &path_str(&xdg))],
+            "(cache directory: the default location under XDG_CACHE_HOME, turned on by --exec-cache)"
+                .to_owned(),
+        ),
+    ] {
+        let run = laptop.kubecred(&args, &env);
+        run.assert_code(0);
+        assert!(
+            run.stderr.contains("exec credential cache is not used")
+                && run.stderr.contains(&said)
+                && !run.stderr.contains("os error"),
+            "{said}: {run:#?}"
+        );
+    }
+    assert_eq!(
+        laptop.plugin.runs(),
+        3,
+        "the plugin ran as if there were no cache"
+    );
+    let explained = laptop.kubecred(&["explain", &flag], &[]);
+    assert!(
+        explained.stdout.contains(&format!(
+            "exec cache not used ({} is not a directory; cache directory set by --exec-cache)",
+            path_str(&file)
+        )),
+        "{explained:#?}"
+    );
+}
+
+#[test]
 fn explain_says_a_cached_credential_would_be_used_and_until_when() {
     let laptop = Laptop::new();
     let flag = format!("--exec-cache={}", path_str(&laptop.cache()));

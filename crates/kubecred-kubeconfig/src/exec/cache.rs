@@ -98,12 +98,13 @@ const MAX_LOCK_POLL: Duration = Duration::from_millis(50);
 
 impl ExecCache {
     /// The directory this setting names, reading `XDG_CACHE_HOME` and `HOME` through `env`
-    /// for [`ExecCache::DefaultDir`]; `None` when off, or when the default location cannot be
-    /// found (warned).
-    pub(crate) fn dir(&self, env: &dyn Environment) -> Option<PathBuf> {
+    /// for [`ExecCache::DefaultDir`], with where it came from for messages (`origin` is the
+    /// setting that turned the cache on: `--exec-cache`, `KUBECRED_EXEC_CACHE`, …); `None`
+    /// when off, or when the default location cannot be found (warned).
+    pub(crate) fn dir(&self, env: &dyn Environment, origin: &str) -> Option<(PathBuf, String)> {
         match self {
             ExecCache::Off => None,
-            ExecCache::Dir(dir) => Some(dir.clone()),
+            ExecCache::Dir(dir) => Some((dir.clone(), format!("cache directory set by {origin}"))),
             ExecCache::DefaultDir => {
                 let absolute = |name: &str| {
                     env.path_var(name)
@@ -111,15 +112,21 @@ impl ExecCache {
                         .flatten()
                         .filter(|p| p.is_absolute())
                 };
-                let dir = absolute(XDG_CACHE_HOME_VAR)
-                    .or_else(|| absolute(HOME_VAR).map(|home| home.join(".cache")))
-                    .map(|base| base.join(DEFAULT_EXEC_CACHE_SUBDIR));
-                if dir.is_none() {
+                let located = absolute(XDG_CACHE_HOME_VAR)
+                    .map(|base| (base, XDG_CACHE_HOME_VAR))
+                    .or_else(|| absolute(HOME_VAR).map(|home| (home.join(".cache"), HOME_VAR)))
+                    .map(|(base, from)| {
+                        (
+                            base.join(DEFAULT_EXEC_CACHE_SUBDIR),
+                            format!("cache directory: the default location under {from}, turned on by {origin}"),
+                        )
+                    });
+                if located.is_none() {
                     tracing::warn!(
                         "the exec credential cache is off: its default location needs {XDG_CACHE_HOME_VAR} or {HOME_VAR} set to an absolute path"
                     );
                 }
-                dir
+                located
             }
         }
     }
@@ -197,6 +204,8 @@ impl Key {
 /// One plugin's place in a cache directory.
 pub(super) struct Cache {
     dir: PathBuf,
+    /// Where the directory came from, for messages ("cache directory set by --exec-cache").
+    origin: String,
     name: String,
 }
 
@@ -222,17 +231,34 @@ impl Unusable {
         }
     }
 
-    /// Warns, once per cache directory and process, that the cache is not used.
-    pub(super) fn warn_once(&self, dir: &Path) {
+    /// A file of the cache that could not be opened: a symbolic link (refused by
+    /// `O_NOFOLLOW`) said in words, else the I/O error.
+    fn open(path: &Path, error: &io::Error) -> Self {
+        let symlink = error.raw_os_error() == Some(libc::ELOOP)
+            && fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
+        if symlink {
+            Self {
+                path: path.to_owned(),
+                problem: "is a symbolic link: not followed".to_owned(),
+            }
+        } else {
+            Self::io(path, "opened", error)
+        }
+    }
+
+    /// Warns, once per cache directory and process, that the cache is not used, saying
+    /// where the directory came from.
+    pub(super) fn warn_once(&self, cache: &Cache) {
         static WARNED: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
         let mut warned = WARNED.lock().unwrap_or_else(|e| e.into_inner());
-        if warned.iter().any(|d| d == dir) {
+        if warned.iter().any(|d| *d == cache.dir) {
             tracing::debug!(problem = %self, "exec credential cache not used");
             return;
         }
-        warned.push(dir.to_owned());
+        warned.push(cache.dir.clone());
         tracing::warn!(
-            "the exec credential cache is not used (the plugin runs as if there were none): {self}"
+            "the exec credential cache is not used (the plugin runs as if there were none): {self} ({})",
+            cache.origin
         );
     }
 }
@@ -259,15 +285,20 @@ pub(super) enum Peek {
 }
 
 impl Cache {
-    /// `key`'s entry in `dir`.
-    pub(super) fn new(dir: PathBuf, key: [u8; 32]) -> Self {
+    /// `key`'s entry in `dir`, which came from `origin` (see [`ExecCache::dir`]).
+    pub(super) fn new(dir: PathBuf, origin: String, key: [u8; 32]) -> Self {
         let name = key.iter().map(|b| format!("{b:02x}")).collect();
-        Self { dir, name }
+        Self { dir, origin, name }
     }
 
     /// The directory (for warnings and `explain`).
     pub(super) fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// Where the directory came from, for messages: "cache directory set by --exec-cache".
+    pub(super) fn origin(&self) -> &str {
+        &self.origin
     }
 
     fn entry_path(&self) -> PathBuf {
@@ -287,11 +318,12 @@ impl Cache {
             .mode(0o700)
             .create(&self.dir)
         {
-            return Err(Unusable::io(&self.dir, "created", &e));
+            return Err(not_a_directory(&self.dir)
+                .unwrap_or_else(|| Unusable::io(&self.dir, "created", &e)));
         }
         check_dir(&self.dir)?;
         let path = self.dir.join(format!("{}.lock", self.name));
-        let file = open_private(&path, true).map_err(|e| Unusable::io(&path, "opened", &e))?;
+        let file = open_private(&path, true).map_err(|e| Unusable::open(&path, &e))?;
         check_file(&path, &file)?;
         // A patience too long for the clock (`--exec-timeout 18446744073709551615`) is none.
         let deadline = Instant::now().checked_add(patience);
@@ -332,7 +364,12 @@ impl Cache {
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 return Peek::Miss("the cache directory does not exist yet")
             }
-            Err(e) => return Peek::Unusable(Unusable::io(&self.dir, "read", &e)),
+            Err(e) => {
+                return Peek::Unusable(
+                    not_a_directory(&self.dir)
+                        .unwrap_or_else(|| Unusable::io(&self.dir, "read", &e)),
+                )
+            }
             Ok(_) => {}
         }
         if let Err(unusable) = check_dir(&self.dir) {
@@ -355,7 +392,7 @@ impl Cache {
         let mut file = match open_private(&path, false) {
             Ok(file) => file,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Lookup::Miss("no entry")),
-            Err(e) => return Err(Unusable::io(&path, "opened", &e)),
+            Err(e) => return Err(Unusable::open(&path, &e)),
         };
         check_file(&path, &file)?;
         let mut bytes = Zeroizing::new(Vec::with_capacity(8192));
@@ -468,6 +505,17 @@ fn open_private(path: &Path, create: bool) -> io::Result<File> {
         options.write(true).create(true).mode(0o600);
     }
     options.open(path)
+}
+
+/// A file where `dir` or one of its parents should be (the deepest path that exists is not
+/// a directory): said in words, where the I/O error would say "File exists" or "Not a
+/// directory".
+fn not_a_directory(dir: &Path) -> Option<Unusable> {
+    let existing = dir.ancestors().find(|p| fs::metadata(p).is_ok())?;
+    (!existing.is_dir()).then(|| Unusable {
+        path: existing.to_owned(),
+        problem: "is not a directory".to_owned(),
+    })
 }
 
 /// The directory must be a directory owned by the effective user, without group or world

@@ -69,7 +69,7 @@ impl<'a> Process<'a> {
             clock: Arc::new(self.clock.clone()),
             env: Arc::new(MapEnvironment::new(self.vars.iter().copied())),
             stdin_is_terminal: false,
-            cache_dir: Some(self.dir.clone()),
+            cache_dir: Some((self.dir.clone(), "cache directory set by a test".to_owned())),
         };
         ExecCredentials::new(config, Some(cluster), settings).unwrap()
     }
@@ -374,6 +374,58 @@ async fn a_directory_open_to_others_or_owned_by_another_user_is_not_used() {
 }
 
 #[tokio::test]
+async fn a_file_as_the_directory_or_a_symlinked_entry_is_said_in_words_with_its_origin() {
+    let plugin = ExecPlugin::new(CANARY).unwrap();
+    plugin.set_expiry(Some(start() + Duration::from_secs(3600)));
+
+    // A regular file where the directory should be.
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("cache");
+    std::fs::write(&file, "").unwrap();
+    let logs = LogCapture::start();
+    let process = Process::new(&plugin, &file);
+    assert_eq!(process.token().await, CANARY);
+    let log = logs.take();
+    assert!(
+        log.contains(&format!(
+            "{} is not a directory (cache directory set by a test)",
+            file.display()
+        )) && !log.contains("os error"),
+        "{log}"
+    );
+
+    // An entry that is a symbolic link (to a file that would decode).
+    let (_tmp, dir) = cache_dir();
+    let process = Process::new(&plugin, &dir);
+    assert_eq!(process.token().await, CANARY);
+    let entry = the_entry(&dir);
+    let target = dir.with_file_name("elsewhere.json");
+    std::fs::rename(&entry, &target).unwrap();
+    std::os::unix::fs::symlink(&target, &entry).unwrap();
+    let runs = plugin.runs();
+    let logs = LogCapture::start();
+    assert_eq!(process.token().await, CANARY);
+    assert_eq!(
+        plugin.runs(),
+        runs + 1,
+        "the link is not followed: the plugin runs"
+    );
+    let log = logs.take();
+    assert!(
+        log.contains(&format!(
+            "{} is a symbolic link: not followed (cache directory set by a test)",
+            entry.display()
+        )) && !log.contains("os error"),
+        "{log}"
+    );
+    let explained = process.start().cache_report().unwrap();
+    assert!(
+        explained.contains("is a symbolic link: not followed; cache directory set by a test"),
+        "{explained}"
+    );
+}
+
+#[tokio::test]
 async fn a_refused_cached_credential_is_removed_and_the_plugin_runs_once() {
     let (_tmp, dir) = cache_dir();
     let plugin = ExecPlugin::new(CANARY).unwrap();
@@ -433,7 +485,10 @@ async fn a_lock_held_past_the_exec_timeout_runs_the_plugin_without_the_cache() {
         clock: Arc::new(process.clock.clone()),
         env: Arc::new(MapEnvironment::default()),
         stdin_is_terminal: false,
-        cache_dir: Some(dir.as_path().to_owned()),
+        cache_dir: Some((
+            dir.as_path().to_owned(),
+            "cache directory set by a test".to_owned(),
+        )),
     };
     let exec = ExecCredentials::new(config, Some(cluster("https://x")), settings).unwrap();
     let cache = exec.cache.as_ref().unwrap();
@@ -458,7 +513,10 @@ async fn an_exec_timeout_too_long_for_the_clock_waits_for_the_lock_without_a_dea
         clock: Arc::new(process.clock.clone()),
         env: Arc::new(MapEnvironment::default()),
         stdin_is_terminal: false,
-        cache_dir: Some(dir.as_path().to_owned()),
+        cache_dir: Some((
+            dir.as_path().to_owned(),
+            "cache directory set by a test".to_owned(),
+        )),
     };
     let exec = ExecCredentials::new(config(&plugin), Some(cluster("https://x")), settings).unwrap();
     let cache = exec.cache.as_ref().unwrap();
@@ -531,28 +589,35 @@ async fn explain_says_whether_a_cached_credential_would_be_used_and_until_when()
 fn the_default_location_follows_xdg_cache_home_then_home() {
     use super::ExecCache;
     let env = |vars: &[(&str, &str)]| MapEnvironment::new(vars.iter().copied());
+    let located = |dir: &str, origin: &str| Some((PathBuf::from(dir), origin.to_owned()));
     let default = ExecCache::DefaultDir;
     assert_eq!(
-        default.dir(&env(&[
-            ("XDG_CACHE_HOME", "/x/cache"),
-            ("HOME", "/home/me")
-        ])),
-        Some(PathBuf::from("/x/cache/kubecred/exec"))
+        default.dir(
+            &env(&[("XDG_CACHE_HOME", "/x/cache"), ("HOME", "/home/me")]),
+            "--exec-cache"
+        ),
+        located(
+            "/x/cache/kubecred/exec",
+            "cache directory: the default location under XDG_CACHE_HOME, turned on by --exec-cache"
+        )
     );
     assert_eq!(
-        default.dir(&env(&[
-            ("XDG_CACHE_HOME", "relative"),
-            ("HOME", "/home/me")
-        ])),
-        Some(PathBuf::from("/home/me/.cache/kubecred/exec")),
+        default.dir(
+            &env(&[("XDG_CACHE_HOME", "relative"), ("HOME", "/home/me")]),
+            "KUBECRED_EXEC_CACHE"
+        ),
+        located(
+            "/home/me/.cache/kubecred/exec",
+            "cache directory: the default location under HOME, turned on by KUBECRED_EXEC_CACHE"
+        ),
         "a relative XDG_CACHE_HOME is ignored"
     );
     let logs = LogCapture::start();
-    assert_eq!(default.dir(&env(&[])), None);
+    assert_eq!(default.dir(&env(&[]), "--exec-cache"), None);
     assert!(logs.take().contains("needs XDG_CACHE_HOME or HOME"));
-    assert_eq!(ExecCache::Off.dir(&env(&[("HOME", "/h")])), None);
+    assert_eq!(ExecCache::Off.dir(&env(&[("HOME", "/h")]), "x"), None);
     assert_eq!(
-        ExecCache::Dir("/d".into()).dir(&env(&[])),
-        Some(PathBuf::from("/d"))
+        ExecCache::Dir("/d".into()).dir(&env(&[]), "ClientBuilder::exec_cache"),
+        located("/d", "cache directory set by ClientBuilder::exec_cache")
     );
 }
