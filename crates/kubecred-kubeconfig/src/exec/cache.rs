@@ -251,7 +251,7 @@ impl Unusable {
     pub(super) fn warn_once(&self, cache: &Cache) {
         static WARNED: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
         let mut warned = WARNED.lock().unwrap_or_else(|e| e.into_inner());
-        if warned.iter().any(|d| *d == cache.dir) {
+        if warned.contains(&cache.dir) {
             tracing::debug!(problem = %self, "exec credential cache not used");
             return;
         }
