@@ -3,6 +3,7 @@
 //! more on a new connection, as Go's HTTP client does; a write is not (the server may have
 //! carried it out: a replayed `DELETE` would answer `404`, a `PUT` `409`).
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
@@ -19,23 +20,61 @@ struct Seen {
     body: Vec<u8>,
 }
 
-/// A plain-HTTP/1.1 server on loopback that answers every request `200` with keep-alive,
-/// except the second one, under which it closes the connection without answering.
-async fn closes_under_the_second_request() -> (String, Arc<Mutex<Vec<Seen>>>) {
+/// `200` with an empty JSON object, keeping the connection alive.
+const OK: &str = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}";
+
+/// A plain-HTTP/1.1 server on loopback: its URL, the requests it read, and how many
+/// connections it accepted.
+struct Server {
+    url: String,
+    seen: Arc<Mutex<Vec<Seen>>>,
+    connections: Arc<AtomicUsize>,
+}
+
+/// A [`Server`] that answers every request `answer` (a whole HTTP/1.1 response) with
+/// keep-alive, except request number `close_under` (from 1), under which it closes the
+/// connection without answering.
+async fn server(answer: String, close_under: Option<usize>) -> Server {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let seen = Arc::new(Mutex::new(Vec::new()));
-    let log = Arc::clone(&seen);
+    let connections = Arc::new(AtomicUsize::new(0));
+    let (log, accepted) = (Arc::clone(&seen), Arc::clone(&connections));
+    let answer: Arc<str> = answer.into();
     tokio::spawn(async move {
         for connection in 1.. {
             let (stream, _) = listener.accept().await.unwrap();
-            tokio::spawn(serve(stream, connection, Arc::clone(&log)));
+            accepted.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(serve(
+                stream,
+                connection,
+                Arc::clone(&log),
+                Arc::clone(&answer),
+                close_under,
+            ));
         }
     });
-    (url, seen)
+    Server {
+        url,
+        seen,
+        connections,
+    }
 }
 
-async fn serve(mut stream: TcpStream, connection: usize, seen: Arc<Mutex<Vec<Seen>>>) {
+/// A server that answers every request `200` with keep-alive, except the second one, under
+/// which it closes the connection without answering.
+async fn closes_under_the_second_request() -> (String, Arc<Mutex<Vec<Seen>>>) {
+    let server = server(OK.to_owned(), Some(2)).await;
+    (server.url, server.seen)
+}
+
+async fn serve(
+    mut stream: TcpStream,
+    connection: usize,
+    seen: Arc<Mutex<Vec<Seen>>>,
+    answer: Arc<str>,
+    close_under: Option<usize>,
+) {
     let mut buffer = Vec::new();
     loop {
         let Some(head_end) = read_until_head_end(&mut stream, &mut buffer).await else {
@@ -66,11 +105,9 @@ async fn serve(mut stream: TcpStream, connection: usize, seen: Arc<Mutex<Vec<See
             });
             seen.len()
         };
-        if number == 2 {
+        if Some(number) == close_under {
             return; // closes the connection under the request
         }
-        let answer =
-            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}";
         stream.write_all(answer.as_bytes()).await.unwrap();
     }
 }
@@ -170,4 +207,46 @@ async fn a_write_is_not_sent_again_and_the_error_names_the_url() {
         );
         assert_eq!(seen.lock().unwrap().len(), 2, "{method}: sent once");
     }
+}
+
+/// A redirect is the answer, not followed: the server it points to (another port, so another
+/// origin) gets no connection, so neither the request's `Host` header nor, over TLS, the
+/// client certificate reaches it; a redirect to the same server is not followed either.
+#[tokio::test]
+async fn a_redirect_is_the_answer_and_the_server_it_points_to_gets_nothing() {
+    let elsewhere = server(OK.to_owned(), None).await;
+    let location = format!("{}/api", elsewhere.url);
+    let redirect =
+        format!("HTTP/1.1 302 Found\r\nlocation: {location}\r\ncontent-length: 0\r\n\r\n");
+    let redirecting = server(redirect, None).await;
+    let client = client(&redirecting.url).await;
+
+    let response = client.request(request("GET", b"")).await.unwrap();
+    assert_eq!(response.status(), 302);
+    assert_eq!(response.headers()["location"], location.as_str());
+    let streamed = client.get_streaming("/api").await.unwrap_err();
+    assert!(
+        matches!(streamed, Error::Status { status, .. } if status == 302),
+        "{streamed:?}"
+    );
+    let same_origin =
+        "HTTP/1.1 301 Moved Permanently\r\nlocation: /api\r\ncontent-length: 0\r\n\r\n".to_owned();
+    let moving = server(same_origin, None).await;
+    let response = client_request_to(&moving.url).await;
+    assert_eq!(response.status(), 301);
+
+    assert_eq!(redirecting.seen.lock().unwrap().len(), 2, "both sent once");
+    assert_eq!(moving.seen.lock().unwrap().len(), 1, "sent once, not again");
+    assert_eq!(
+        elsewhere.connections.load(Ordering::SeqCst),
+        0,
+        "the redirect's target was never connected to"
+    );
+    assert!(elsewhere.seen.lock().unwrap().is_empty());
+}
+
+/// The answer to a `GET /api` of a client of the server at `url`.
+async fn client_request_to(url: &str) -> http::Response<Bytes> {
+    let request = http::Request::get("/api").body(Bytes::new()).unwrap();
+    client(url).await.request(request).await.unwrap()
 }

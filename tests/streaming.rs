@@ -367,3 +367,95 @@ async fn limits_too_long_for_the_clock_are_no_limits_in_practice() {
     let body: serde_json::Value = client.get_json("/api").await.unwrap();
     assert_eq!(body["versions"][0], "v1", "a buffered send too");
 }
+
+/// A TLS server on loopback (its certificate for `127.0.0.1` from `ca`) that answers every
+/// request with the head of a chunked `200` and half of its body, then drops the TCP
+/// connection without TLS's `close_notify`; its URL.
+async fn cuts_every_body_short(ca: &kubecred_testing::CertificateAuthority) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let issued = ca.issue_server_certificate(&["127.0.0.1"]).unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(vec![issued.der()], issued.key_der())
+    .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("https://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        loop {
+            let (tcp, _) = listener.accept().await.unwrap();
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let mut head = Vec::new();
+                let mut buffer = [0; 4096];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match tls.read(&mut buffer).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => head.extend_from_slice(&buffer[..n]),
+                    }
+                }
+                let half = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n6\r\n{\"a\":1\r\n";
+                tls.write_all(half.as_bytes()).await.unwrap();
+                tls.flush().await.unwrap();
+                // The TCP connection dropped under the TLS one: no close_notify.
+                drop(tls.into_inner().0);
+            });
+        }
+    });
+    url
+}
+
+/// A server that closes the connection in the middle of a body: the error says so in
+/// kubecred's words for the URL (no rustls message, no link to its manual), buffered and
+/// streamed alike, and stays a transport error whose reqwest cause says it was the body.
+#[tokio::test]
+async fn a_body_cut_short_by_the_server_says_so_in_words() {
+    let ca = kubecred_testing::CertificateAuthority::new("cut-short-ca").unwrap();
+    let url = cuts_every_body_short(&ca).await;
+    let bundle =
+        kubecred_core::CaBundle::from_pem(ca.pem().as_bytes(), kubecred_core::Origin::Code)
+            .unwrap();
+    let source = StaticSource::new(
+        Endpoint::new(url.parse().unwrap(), Trust::CaBundle(bundle)),
+        Credentials::bearer("cut-short-token".to_owned().into()),
+    );
+    let client = Client::builder()
+        .chain([Arc::new(source) as Arc<dyn kubecred_core::Source>])
+        .build()
+        .await
+        .unwrap();
+    let words = "the server closed the connection before the end of the body";
+
+    let buffered = client.get("/api").await.unwrap_err();
+    let mut streamed = Lines::new(client.get_streaming("/api").await.unwrap().into_body());
+    let streamed = streamed.next_or_error().await.unwrap_err();
+    for (what, error) in [("buffered", buffered), ("streamed", streamed)] {
+        let message = kubecred_core::error_chain(&error);
+        assert_eq!(
+            message,
+            format!("static: request to {url}/api failed: {words}"),
+            "{what}"
+        );
+        let Error::Transport { source, .. } = &error else {
+            panic!("{what}: {error:?}");
+        };
+        // Reading a buffered body is reqwest's decode step, a streamed one its body.
+        let reqwest = source.reqwest();
+        assert!(
+            reqwest.is_body() || reqwest.is_decode(),
+            "{what}: {error:?}"
+        );
+        assert!(
+            std::error::Error::source(reqwest).is_some(),
+            "{what}: the chain below reqwest's error is kept"
+        );
+    }
+}

@@ -336,3 +336,59 @@ async fn an_unknown_issuer_against_the_system_roots_names_where_to_give_the_ca()
     );
     assert!(server.requests().is_empty());
 }
+
+/// A certificate of 600 DNS names that does not hold the one asked for: the message names a
+/// few and counts the rest (kubecred's words), and holds no list of rustls's own, so it
+/// stays short; rustls's error stays in the cause, for a program to inspect.
+#[tokio::test]
+async fn a_name_mismatch_with_a_certificate_of_600_names_stays_short() {
+    let names: Vec<String> = (0..600).map(|i| format!("host{i}.example")).collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let server = ApiServer::builder()
+        .token("pod", TOKEN)
+        .serving_sans(&names)
+        .start()
+        .unwrap();
+    let vars = [
+        ("KUBE_HOST", server.url()),
+        ("KUBE_TOKEN", TOKEN.to_owned()),
+        ("KUBE_CLUSTER_CA_CERT_DATA", server.ca_pem()),
+    ];
+    let message = get_err(env_client(&vars), "600 names").await;
+    assert!(message.len() < 1024, "{} bytes: {message}", message.len());
+    assert!(
+        message.contains("\"host7.example\" and 592 more"),
+        "{message}"
+    );
+    assert!(!message.contains("DnsName"), "{message}");
+    assert!(server.requests().is_empty());
+
+    let client = env_client(&vars).build().await.unwrap();
+    let Err(Error::TlsVerification { source, .. }) = client.get("/api").await else {
+        panic!("a TLS verification error");
+    };
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(source.reqwest());
+    let mut rustls_error = None;
+    for _ in 0..16 {
+        let Some(error) = cause else { break };
+        // The TLS layers nest the rustls error in `io::Error` payloads, which `source()` skips.
+        let mut inner: &(dyn std::error::Error + 'static) = error;
+        while let Some(payload) = inner
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            inner = payload;
+        }
+        rustls_error = rustls_error.or(inner.downcast_ref::<rustls::Error>());
+        cause = error.source();
+    }
+    assert!(
+        matches!(
+            rustls_error,
+            Some(rustls::Error::InvalidCertificate(
+                rustls::CertificateError::NotValidForNameContext { .. }
+            ))
+        ),
+        "{rustls_error:?}"
+    );
+}

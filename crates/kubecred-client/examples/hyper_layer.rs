@@ -1,6 +1,7 @@
 //! A plain hyper-util client behind kubecred's tower layer, on kubecred's TLS configuration:
 //! the credentials of the default chain (rotation, one re-read after a `401`) under an HTTP
-//! stack built by hand. It GETs a path (default `/version`) and prints the status and body.
+//! stack built by hand (the endpoint's TLS server-name override, if any, sent as SNI). It GETs
+//! a path (default `/version`) and prints the status and body.
 //!
 //! Against a real cluster: `cargo run -p kubecred-client --example hyper_layer -- /api`.
 //! Against the stand-in: `cargo run -p kubecred-testing --example serve` prints `export`
@@ -10,9 +11,11 @@ use std::process::ExitCode;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
+use hyper_rustls::FixedServerNameResolver;
 use hyper_util::client::legacy::Client as HyperClient;
 use hyper_util::rt::TokioExecutor;
 use kubecred_client::{error_chain, BoxError, Client};
+use rustls::pki_types::ServerName;
 use tower_layer::Layer;
 use tower_service::Service;
 
@@ -39,12 +42,20 @@ async fn run(path: &str) -> Result<(), BoxError> {
 
     // The connector takes kubecred's rustls configuration: its roots follow a rotated CA
     // bundle and its client certificate the credentials, at each new connection.
-    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+    let tls = hyper_rustls::HttpsConnectorBuilder::new()
         .with_tls_config((*client.tls_config()).clone())
         // A plain-http endpoint (kubectl proxy on loopback) needs http too.
-        .https_or_http()
-        .enable_http1()
-        .build();
+        .https_or_http();
+    // A TLS server-name override (`KUBE_TLS_SERVER_NAME`, a kubeconfig's `tls-server-name`) is
+    // what the configuration verifies; sent as SNI too, as kubectl and kubecred's own client
+    // send it, so that a server choosing its certificate by SNI answers with the right one.
+    let tls = match client.endpoint().tls_server_name() {
+        Some(name) => tls.with_server_name_resolver(FixedServerNameResolver::new(
+            ServerName::try_from(name.to_owned())?,
+        )),
+        None => tls,
+    };
+    let connector = tls.enable_http1().build();
     let hyper: HyperClient<_, Full<Bytes>> =
         HyperClient::builder(TokioExecutor::new()).build(connector);
     let mut service = client.auth_layer().layer(hyper);

@@ -15,7 +15,10 @@ use serde::de::DeserializeOwned;
 
 use crate::recent::RecentRequests;
 use crate::resolve::{Chosen, Timeouts};
-use crate::{policy, status, transport, Body, ClientBuilder, ComposedBuilder, Error, TimeLimit};
+use crate::{
+    policy, status, transport, Body, ClientBuilder, ComposedBuilder, Error, TimeLimit,
+    TransportCause,
+};
 
 /// `User-Agent` of every request unless the caller sets one: `kubecred/<version>`.
 pub const USER_AGENT_VALUE: &str = concat!("kubecred/", env!("CARGO_PKG_VERSION"));
@@ -249,7 +252,8 @@ impl Client {
     /// A `401` answer to a request the client authenticated makes the source re-read its
     /// credentials once (unless its last read failed less than 10 s ago); when they changed,
     /// the request is sent once more. A safe request (`GET`, `HEAD`, …) whose kept-alive
-    /// connection the server closed under it is sent once more on a new connection.
+    /// connection the server closed under it is sent once more on a new connection. A
+    /// redirect (`3xx`) is not followed, to the same server or another: it is the answer.
     ///
     /// For a body that streams (a watch, a followed log), see [`Client::send_streaming`].
     ///
@@ -453,7 +457,8 @@ impl Client {
         let outcome = mode.receive(self, first, path).await;
         match outcome {
             Err(Error::Transport { source, url, .. })
-                if request.method().is_safe() && transport::closed_under_request(&source) =>
+                if request.method().is_safe()
+                    && transport::closed_under_request(source.reqwest()) =>
             {
                 tracing::debug!(source = %self.inner.source_name, %url, "connection closed under the request; retrying once");
                 let again = self.prepare(request, path, credentials)?;
@@ -558,17 +563,18 @@ impl Client {
         let url = self.error_url(path);
         let name = inner.source_name.clone();
         match transport::tls_failure(&source, inner.identity.is_some()) {
-            Some(transport::TlsFailure::ServerCertificate) => Error::TlsVerification {
-                name,
-                url,
-                trust: inner.endpoint.trust().to_string(),
-                problem: transport::certificate_problem(
-                    &source,
-                    &inner.endpoint,
-                    inner.rejected.take(),
-                ),
-                source,
-            },
+            Some(transport::TlsFailure::ServerCertificate) => {
+                let problem =
+                    transport::certificate_problem(&source, &inner.endpoint, inner.rejected.take());
+                Error::TlsVerification {
+                    name,
+                    url,
+                    trust: inner.endpoint.trust().to_string(),
+                    // kubecred's words replace rustls's, which list every name.
+                    source: TransportCause::new(source, problem.clone()),
+                    problem,
+                }
+            }
             Some(transport::TlsFailure::ClientCertificateRejected) => {
                 Error::ClientCertificateRejected { name, url, source }
             }
@@ -589,7 +595,16 @@ impl Client {
                     source: Some(source),
                 }
             }
-            None => Error::Transport { name, url, source },
+            None => {
+                let words = ((source.is_body() || source.is_decode())
+                    && transport::closed_under_request(&source))
+                .then(|| "the server closed the connection before the end of the body".to_owned());
+                Error::Transport {
+                    name,
+                    url,
+                    source: TransportCause::new(source, words),
+                }
+            }
         }
     }
 

@@ -94,9 +94,11 @@ pub enum Error {
         /// issuer and where to give its CA (`KUBE_CLUSTER_CA_CERT_FILE`/`_DATA`, a kubeconfig
         /// cluster's `certificate-authority`/`-data`). `None` otherwise.
         problem: Option<String>,
-        /// The TLS error.
+        /// The TLS error (reqwest's, whole, through [`TransportCause::reqwest`]), shown as
+        /// `problem` when there is one: rustls's own message lists every name of the
+        /// certificate, hundreds for some.
         #[source]
-        source: reqwest::Error,
+        source: TransportCause,
     },
 
     /// The API server refused the client certificate during the TLS handshake (its CA did
@@ -143,16 +145,18 @@ pub enum Error {
         source: Option<reqwest::Error>,
     },
 
-    /// Connecting, sending or reading failed (refused, reset, ...).
+    /// Connecting, sending or reading failed (refused, reset, a body cut short, ...).
     #[error("{name}: request to {url} failed")]
     Transport {
         /// The source's name.
         name: String,
         /// The URL requested.
         url: String,
-        /// The transport error.
+        /// The transport error (reqwest's, whole, through [`TransportCause::reqwest`]): in
+        /// words for a body cut short (`the server closed the connection before the end of
+        /// the body`), otherwise reqwest's messages, bounded.
         #[source]
-        source: reqwest::Error,
+        source: TransportCause,
     },
 
     /// The API server answered with a non-2xx status (from [`crate::Client::get`] and
@@ -229,6 +233,56 @@ impl Error {
         }
     }
 }
+
+/// The transport failure under [`Error::Transport`] and [`Error::TlsVerification`]:
+/// reqwest's error, kept whole for a program that tells failures apart
+/// ([`TransportCause::reqwest`]: its `is_connect()`, `is_body()`, … and its `source()` chain
+/// down to hyper's, the I/O and rustls's errors), and shown in kubecred's words where it has
+/// them — a refused certificate's names (the text of [`Error::TlsVerification`]'s `problem`,
+/// which its message already ends with), a body cut short (`the server closed the connection
+/// before the end of the body`) — and otherwise as reqwest's chain of messages, bounded and
+/// escaped as any text from outside ([`kubecred_core::Shown`], 256 characters).
+///
+/// Its own `source()` is `None`, so that a message built from the chain
+/// ([`kubecred_core::error_chain`]) stays bounded: rustls's message for a name mismatch lists
+/// every name the certificate holds, and its message for a connection closed without a TLS
+/// `close_notify` carries a link to its manual.
+pub struct TransportCause(Box<(reqwest::Error, Option<String>)>);
+
+impl TransportCause {
+    /// `error`, shown as `words` when there are some.
+    pub(crate) fn new(error: reqwest::Error, words: Option<String>) -> Self {
+        // Boxed: every `Error` stays as small as it was with reqwest's error alone.
+        Self(Box::new((error, words)))
+    }
+
+    /// reqwest's error, whole (its URL removed: the [`Error`]'s message names it).
+    pub fn reqwest(&self) -> &reqwest::Error {
+        &self.0 .0
+    }
+
+    /// reqwest's error, taken out.
+    pub fn into_reqwest(self) -> reqwest::Error {
+        self.0 .0
+    }
+}
+
+impl fmt::Display for TransportCause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 .1 {
+            Some(words) => f.write_str(words),
+            None => kubecred_core::Shown::text(&kubecred_core::error_chain(self.reqwest())).fmt(f),
+        }
+    }
+}
+
+impl fmt::Debug for TransportCause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "TransportCause({:?})", self.to_string())
+    }
+}
+
+impl std::error::Error for TransportCause {}
 
 /// The time limit an [`Error::Timeout`] ran into.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

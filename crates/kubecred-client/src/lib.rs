@@ -82,7 +82,7 @@ pub use builder::{
     ClientBuilder, ComposedBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_TIMEOUT,
 };
 pub use client::{Client, USER_AGENT_VALUE};
-pub use error::{Error, TimeLimit};
+pub use error::{Error, TimeLimit, TransportCause};
 pub use explain::{CredentialReport, Explanation, Outcome, SourceReport};
 pub use layer::{AuthFuture, AuthLayer, AuthService, BoxError};
 pub use source_name::SourceName;

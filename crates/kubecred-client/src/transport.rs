@@ -438,7 +438,13 @@ fn server_verifier(
 }
 
 /// The reqwest client for `endpoint`: the given TLS configuration, the system proxies never
-/// consulted (an explicit proxy of the endpoint only), and the timeouts.
+/// consulted (an explicit proxy of the endpoint only), no redirect followed, and the timeouts.
+///
+/// No redirect: an API server sends none, and kube-rs (hyper) follows none; reqwest's default
+/// policy would send the request to wherever a
+/// `Location` points, another origin included, with the original `Host` header, a `Referer`,
+/// and a handshake presenting the client certificate (only `Authorization` is dropped). A
+/// `3xx` is the answer, returned as it is.
 ///
 /// # Errors
 ///
@@ -454,6 +460,7 @@ pub(crate) fn http_client(
     let mut builder = reqwest::Client::builder()
         .tls_backend_preconfigured(tls)
         .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(connect_timeout)
         .timeout(timeout);
     if let Some(route) = sni {
