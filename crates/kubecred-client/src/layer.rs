@@ -5,7 +5,7 @@ use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
@@ -56,8 +56,9 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// a watch, most `DELETE`s), rebuilt for the retry as `B::from(Bytes::new())`; a body with
 /// content is never kept, since it may be a stream. Hence the bound `B: From<Bytes>`, which
 /// kube-rs's `kube::client::Body`, `http_body_util::Full<Bytes>` and `reqwest::Body` meet
-/// (`http_body_util::Empty` does not: use `Full::default()`). The retry clones the service
-/// (`S: Clone`, as a hyper-util client is) and waits for it to be ready.
+/// (`http_body_util::Empty` does not: use `Full::default()`). The retry is sent on a clone of
+/// the service the layer wrapped (`S: Clone`, as a hyper-util client is; one is kept per
+/// layered service, none per request), once it is ready.
 ///
 /// The layer does not decide where requests go or how they are encrypted: a stack's own
 /// connector does. Give it [`Client::tls_config`] (its roots follow a rotated CA bundle at
@@ -117,14 +118,11 @@ impl fmt::Debug for AuthLayer {
     }
 }
 
-impl<S> tower_layer::Layer<S> for AuthLayer {
+impl<S: Clone> tower_layer::Layer<S> for AuthLayer {
     type Service = AuthService<S>;
 
     fn layer(&self, inner: S) -> AuthService<S> {
-        AuthService {
-            inner,
-            client: self.client.clone(),
-        }
+        AuthService::new(inner, &self.client)
     }
 }
 
@@ -133,18 +131,33 @@ impl<S> tower_layer::Layer<S> for AuthLayer {
 #[derive(Clone)]
 pub struct AuthService<S> {
     inner: S,
-    client: Client,
+    shared: Arc<Shared<S>>,
 }
 
-impl<S> AuthService<S> {
+/// What every clone of an [`AuthService`] and every request's future share: the client, and
+/// a clone of the inner service made with the layer, which a retry clones (once ready) so
+/// that a request keeps no service of its own for the rare `401`.
+struct Shared<S> {
+    client: Client,
+    /// Behind a lock so that a service that is `Send` but not `Sync` (tower's `BoxService`)
+    /// still gives `Send` futures; locked only to clone it for a retry.
+    spare: Mutex<S>,
+}
+
+impl<S: Clone> AuthService<S> {
     /// `inner` behind `client`'s credentials (what [`AuthLayer`] makes).
     pub fn new(inner: S, client: &Client) -> Self {
         Self {
+            shared: Arc::new(Shared {
+                client: client.clone(),
+                spare: Mutex::new(inner.clone()),
+            }),
             inner,
-            client: client.clone(),
         }
     }
+}
 
+impl<S> AuthService<S> {
     /// The wrapped service.
     pub fn get_ref(&self) -> &S {
         &self.inner
@@ -158,9 +171,10 @@ impl<S> AuthService<S> {
 
 impl<S: fmt::Debug> fmt::Debug for AuthService<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let client = &self.shared.client;
         f.debug_struct("AuthService")
-            .field("source", &self.client.source_name())
-            .field("endpoint", &self.client.endpoint().display_url())
+            .field("source", &client.source_name())
+            .field("endpoint", &client.endpoint().display_url())
             .field("inner", &self.inner)
             .finish()
     }
@@ -183,7 +197,7 @@ where
     }
 
     fn call(&mut self, mut request: Request<B>) -> Self::Future {
-        let client = &self.client;
+        let client = &self.shared.client;
         if let Err(error) = check_target(client, request.uri()) {
             return AuthFuture::failed(error);
         }
@@ -209,13 +223,11 @@ where
             Ok(replay) => replay,
             Err(error) => return AuthFuture::failed(error),
         };
-        // Only credentials the server could refuse are re-read after a 401, and only a
-        // replayable request needs a service of its own for the retry (the one polled ready
-        // serves this request).
+        // Only credentials the server could refuse are re-read after a 401.
         let after = credentials.is_secret().then(|| After {
-            client: client.clone(),
+            shared: Arc::clone(&self.shared),
             credentials,
-            retry: replay.map(|replay| (replay, self.inner.clone())),
+            replay,
         });
         AuthFuture::state(State::Sent {
             sent: self.inner.call(request),
@@ -238,19 +250,20 @@ impl<S> AuthService<S> {
     {
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
-        let client = self.client.clone();
+        let shared = Arc::clone(&self.shared);
         AuthFuture::state(State::Rare {
             future: Box::pin(async move {
+                let client = &shared.client;
                 let credentials = client.layer_credentials().await?;
-                let replay = authorize(&client, &mut request, &credentials)?;
+                let replay = authorize(client, &mut request, &credentials)?;
                 let response = inner.call(request).await.map_err(Into::into)?;
                 if response.status() != StatusCode::UNAUTHORIZED || !credentials.is_secret() {
                     return Ok(response);
                 }
                 let after = After {
-                    client,
+                    shared,
                     credentials,
-                    retry: replay.map(|replay| (replay, inner)),
+                    replay,
                 };
                 after_unauthorized(after, response).await
             }),
@@ -328,7 +341,7 @@ where
 
 impl<S, B, R> Future for AuthFuture<S, B>
 where
-    S: tower_service::Service<Request<B>, Response = Response<R>> + Send + 'static,
+    S: tower_service::Service<Request<B>, Response = Response<R>> + Clone + Send + 'static,
     S::Future: Send + 'static,
     S::Error: Into<BoxError>,
     B: From<Bytes> + Send + 'static,
@@ -361,12 +374,12 @@ where
     }
 }
 
-/// What the re-read after a `401` needs: the client, the credentials the server refused, and
-/// for a replayable request its head with a service to send it again on.
+/// What the re-read after a `401` needs: the client (and the spare service a retry clones),
+/// the credentials the server refused, and a replayable request's head.
 struct After<S> {
-    client: Client,
+    shared: Arc<Shared<S>>,
     credentials: Arc<Credentials>,
-    retry: Option<(Replay, S)>,
+    replay: Option<Replay>,
 }
 
 /// What a replayable request is sent again from: its head (the body is empty).
@@ -419,31 +432,37 @@ fn authorize<B: http_body::Body>(
 
 /// After the server answered `response`, a `401`, to a request sent with `after.credentials`:
 /// the source re-reads once and, when the credentials changed and the request is replayable,
-/// the request is sent once more with them (on its own service, once ready), and that answer
-/// is returned; otherwise `response` is.
+/// the request is sent once more with them (on a clone of the spare service, once ready), and
+/// that answer is returned; otherwise `response` is.
 async fn after_unauthorized<S, B, R>(
     after: After<S>,
     response: Response<R>,
 ) -> Result<Response<R>, BoxError>
 where
-    S: tower_service::Service<Request<B>, Response = Response<R>>,
+    S: tower_service::Service<Request<B>, Response = Response<R>> + Clone,
     S::Error: Into<BoxError>,
     B: From<Bytes>,
 {
     let After {
-        client,
+        shared,
         credentials,
-        retry,
+        replay,
     } = after;
+    let client = &shared.client;
     let Some(fresh) = client.reread_after_unauthorized(&credentials).await else {
         return Ok(response);
     };
-    let Some((replay, mut inner)) = retry else {
+    let Some(replay) = replay else {
         // Not replayable: the 401 is the answer; the next request carries `fresh`.
         return Ok(response);
     };
     let request = replay.request(client.layer_authorization(&fresh)?);
     drop(response);
+    let mut inner = shared
+        .spare
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone();
     std::future::poll_fn(|cx| inner.poll_ready(cx))
         .await
         .map_err(Into::into)?;
