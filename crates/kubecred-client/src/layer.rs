@@ -139,6 +139,9 @@ pub struct AuthService<S> {
 /// that a request keeps no service of its own for the rare `401`.
 struct Shared<S> {
     client: Client,
+    /// The endpoint URL's scheme and authority as a URI spells them, for the common case of
+    /// [`check_target`]: a request for exactly them passes without parsing.
+    origin: Option<(http::uri::Scheme, Box<str>)>,
     /// Behind a lock so that a service that is `Send` but not `Sync` (tower's `BoxService`)
     /// still gives `Send` futures; locked only to clone it for a retry.
     spare: Mutex<S>,
@@ -150,6 +153,7 @@ impl<S: Clone> AuthService<S> {
         Self {
             shared: Arc::new(Shared {
                 client: client.clone(),
+                origin: origin(client),
                 spare: Mutex::new(inner.clone()),
             }),
             inner,
@@ -198,7 +202,7 @@ where
 
     fn call(&mut self, mut request: Request<B>) -> Self::Future {
         let client = &self.shared.client;
-        if let Err(error) = check_target(client, request.uri()) {
+        if let Err(error) = check_target(client, self.shared.origin.as_ref(), request.uri()) {
             return AuthFuture::failed(error);
         }
         client.layer_headers(request.headers_mut());
@@ -382,12 +386,15 @@ struct After<S> {
     replay: Option<Replay>,
 }
 
-/// What a replayable request is sent again from: its head (the body is empty).
+/// What a replayable request is sent again from: its head (the body is empty). Its headers
+/// are boxed, and only when there are some: the future that carries a `Replay` is moved on
+/// every request, and a request without headers (the layer's `Host` and impersonation headers
+/// included) is common.
 struct Replay {
     method: http::Method,
     uri: Uri,
     version: http::Version,
-    headers: http::HeaderMap,
+    headers: Option<Box<http::HeaderMap>>,
     extensions: http::Extensions,
 }
 
@@ -398,7 +405,9 @@ impl Replay {
         *request.method_mut() = self.method;
         *request.uri_mut() = self.uri;
         *request.version_mut() = self.version;
-        *request.headers_mut() = self.headers;
+        if let Some(headers) = self.headers {
+            *request.headers_mut() = *headers;
+        }
         *request.extensions_mut() = self.extensions;
         if let Some(value) = authorization {
             request.headers_mut().insert(AUTHORIZATION, value);
@@ -420,7 +429,8 @@ fn authorize<B: http_body::Body>(
                 method: request.method().clone(),
                 uri: request.uri().clone(),
                 version: request.version(),
-                headers: request.headers().clone(),
+                headers: (!request.headers().is_empty())
+                    .then(|| Box::new(request.headers().clone())),
                 extensions: request.extensions().clone(),
             }
         });
@@ -471,16 +481,23 @@ where
 
 /// Refuses an absolute `uri` for another server than `client`'s endpoint (scheme, host and
 /// port, the scheme's default port when none is written); a path alone passes.
-fn check_target(client: &Client, uri: &Uri) -> Result<(), Error> {
+/// `origin` is the endpoint's scheme and authority ([`origin`]), which a request for exactly
+/// them matches without parsing; any other spelling (another case, a default port written
+/// out) is decided from the URL.
+fn check_target(
+    client: &Client,
+    origin: Option<&(http::uri::Scheme, Box<str>)>,
+    uri: &Uri,
+) -> Result<(), Error> {
     let Some(authority) = uri.authority() else {
         return Ok(());
     };
-    let url = client.endpoint().url();
-    // Almost always the endpoint's own scheme and authority, byte for byte: no parsing. Any
-    // other spelling (another case, a default port written out) is decided below.
-    if uri.scheme_str() == Some(url.scheme()) && authority.as_str() == url.authority() {
-        return Ok(());
+    if let Some((scheme, expected)) = origin {
+        if uri.scheme() == Some(scheme) && authority.as_str() == &**expected {
+            return Ok(());
+        }
     }
+    let url = client.endpoint().url();
     let scheme = uri.scheme_str().unwrap_or_default();
     let default_port = match scheme {
         "https" => Some(443),
@@ -504,6 +521,20 @@ fn check_target(client: &Client, uri: &Uri) -> Result<(), Error> {
             ),
         ))
     }
+}
+
+/// The scheme and authority of `client`'s endpoint URL, as a URI of a request for it spells
+/// them (`https`, `10.0.0.1:6443`; no port when it is the scheme's default), or `None` when
+/// the URL has none a URI can carry, or carries a user name or password (never copied out of
+/// the URL).
+fn origin(client: &Client) -> Option<(http::uri::Scheme, Box<str>)> {
+    let url = client.endpoint().url();
+    if !url.username().is_empty() || url.password().is_some() {
+        return None;
+    }
+    let scheme = http::uri::Scheme::try_from(url.scheme()).ok()?;
+    let authority = url.authority();
+    (!authority.is_empty()).then(|| (scheme, authority.into()))
 }
 
 /// `host:port` of `authority`, without any user name or password it carries.
