@@ -566,12 +566,16 @@ impl Client {
             Some(transport::TlsFailure::ServerCertificate) => {
                 let problem =
                     transport::certificate_problem(&source, &inner.endpoint, inner.rejected.take());
+                // For a name mismatch, kubecred's words replace rustls's, which list every
+                // name; other refusals keep rustls's short text (bounded).
+                let words = problem
+                    .clone()
+                    .filter(|_| transport::is_name_mismatch(&source));
                 Error::TlsVerification {
                     name,
                     url,
                     trust: inner.endpoint.trust().to_string(),
-                    // kubecred's words replace rustls's, which list every name.
-                    source: TransportCause::new(source, problem.clone()),
+                    source: TransportCause::new(source, words),
                     problem,
                 }
             }

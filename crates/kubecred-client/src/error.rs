@@ -95,8 +95,8 @@ pub enum Error {
         /// cluster's `certificate-authority`/`-data`). `None` otherwise.
         problem: Option<String>,
         /// The TLS error (reqwest's, whole, through [`TransportCause::reqwest`]), shown as
-        /// `problem` when there is one: rustls's own message lists every name of the
-        /// certificate, hundreds for some.
+        /// `problem` for a name mismatch (rustls's own message lists every name of the
+        /// certificate, hundreds for some), otherwise as rustls's message, bounded.
         #[source]
         source: TransportCause,
     },
@@ -238,8 +238,8 @@ impl Error {
 /// reqwest's error, kept whole for a program that tells failures apart
 /// ([`TransportCause::reqwest`]: its `is_connect()`, `is_body()`, … and its `source()` chain
 /// down to hyper's, the I/O and rustls's errors), and shown in kubecred's words where it has
-/// them — a refused certificate's names (the text of [`Error::TlsVerification`]'s `problem`,
-/// which its message already ends with), a body cut short (`the server closed the connection
+/// them — a name mismatch (the text of [`Error::TlsVerification`]'s `problem`, which its
+/// message already ends with), a body cut short (`the server closed the connection
 /// before the end of the body`) — and otherwise as reqwest's chain of messages, bounded and
 /// escaped as any text from outside ([`kubecred_core::Shown`], 256 characters).
 ///

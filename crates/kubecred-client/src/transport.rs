@@ -865,6 +865,19 @@ pub(crate) fn certificate_problem(
     }
 }
 
+/// `true` when `error` is a certificate not valid for the name checked: rustls's message then
+/// lists every name the certificate holds (hundreds for some), which
+/// [`certificate_problem`]'s words say bounded, so the error shows those words instead.
+pub(crate) fn is_name_mismatch(error: &(dyn std::error::Error + 'static)) -> bool {
+    matches!(
+        rustls_error_in(error),
+        Some(rustls::Error::InvalidCertificate(
+            rustls::CertificateError::NotValidForName
+                | rustls::CertificateError::NotValidForNameContext { .. }
+        ))
+    )
+}
+
 /// `true` when `error` says the server closed a connection before answering the request on
 /// it: hyper's incomplete message, or a reset or broken pipe.
 pub(crate) fn closed_under_request(error: &(dyn std::error::Error + 'static)) -> bool {
