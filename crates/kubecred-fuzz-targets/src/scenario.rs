@@ -11,7 +11,7 @@
 //! [`material`]'s CA and client certificate, `@CA64@`, `@CERT64@` their base64, `@CERTLINE@`
 //! the certificate on one line (`\n` for each newline) and `@CERTSP@` with spaces. In a
 //! secret's place only (a token, key or password variable; a file whose name has `token` or
-//! `key`; the options `@stdout` and `@url`): `@T@` is [`TOKEN_CANARY`], `@PW@`
+//! `key`; the option `@stdout`): `@T@` is [`TOKEN_CANARY`], `@PW@`
 //! [`PASSWORD_CANARY`], `@KEY@` the private key's PEM, `@KEY64@` its base64, `@KEYLINE@` and
 //! `@KEYSP@` its one-line forms; elsewhere they become `@x@`. A token variable or file
 //! without `@T@` gets the canary as a prefix and a suffix (before trailing blanks), and a
@@ -23,8 +23,9 @@ use std::path::PathBuf;
 
 use crate::oracle::{base64, material, MARK, PASSWORD_CANARY, TOKEN_CANARY};
 
-/// The options that are a secret's place: a plugin's output, a proxy URL (its password).
-const SECRET_OPTIONS: &[&str] = &["stdout", "url"];
+/// The options that are a secret's place: a plugin's output. (A proxy URL's password is one:
+/// the proxy target puts the canary there itself, [`with_password_canary`].)
+const SECRET_OPTIONS: &[&str] = &["stdout"];
 
 /// At most this many records are read (the rest are ignored).
 pub const MAX_RECORDS: usize = 64;
