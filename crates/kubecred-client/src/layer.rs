@@ -241,8 +241,8 @@ where
 }
 
 impl<S> AuthService<S> {
-    /// The rare path of [`AuthService::call`]: the source must read its credentials, so the
-    /// request waits for them in a boxed future that holds the service polled ready (its
+    /// The rare path of [`AuthService`]'s `Service::call`: the source must read its
+    /// credentials, so the request waits for them in a boxed future that holds the service polled ready (its
     /// clone stays for the next request).
     fn reading_credentials<B, R>(&mut self, mut request: Request<B>) -> AuthFuture<S, B>
     where
@@ -276,8 +276,8 @@ impl<S> AuthService<S> {
 }
 
 pin_project_lite::pin_project! {
-    /// The future of [`AuthService::call`] (`S` the inner service, `B` the request body):
-    /// the inner service's own future, and the answer it gives — a state machine rather than
+    /// The future of [`AuthService`]'s `Service::call` (`S` the inner service, `B` the
+    /// request body): the inner service's own future, and the answer it gives — a state machine rather than
     /// a box, so that a request pays for nothing it does not use. Only the rare paths (the
     /// source must read its credentials first; a `401` to re-read and perhaps retry after)
     /// continue in a boxed future. Its output is [`AuthService`]'s: the answer, or a
