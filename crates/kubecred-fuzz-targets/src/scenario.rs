@@ -256,33 +256,37 @@ pub fn with_password_canary(value: Vec<u8>) -> Vec<u8> {
     };
     let parsed = url::Url::parse(&with_scheme).ok();
     let password = parsed.as_ref().and_then(|u| u.password());
-    let defused = || {
-        text.replace(PASSWORD_CANARY, "pw")
-            .replace(TOKEN_CANARY, "tok")
-            .into_bytes()
-    };
+    let defused = text
+        .replace(PASSWORD_CANARY, "pw")
+        .replace(TOKEN_CANARY, "tok");
     match password {
-        Some(password) if password.contains(MARK) => {
-            // The canary is the password; anywhere else too, it is not a secret there.
-            if text.matches(MARK).count() == password.matches(MARK).count() {
-                value
-            } else {
-                defused()
+        // The canary is the password, and nowhere else.
+        Some(password)
+            if password.contains(MARK)
+                && text.matches(MARK).count() == password.matches(MARK).count() =>
+        {
+            value
+        }
+        // Another password: the canary replaces it where it is written, in the authority
+        // (before the first `/` after the scheme), if it is written as the URL reads it.
+        Some(password) if !password.contains(MARK) => {
+            let scheme_end = defused.find("://").map_or(0, |at| at + 3);
+            let authority_end = defused[scheme_end..]
+                .find(['/', '?', '#'])
+                .map_or(defused.len(), |at| scheme_end + at);
+            let (authority, rest) = defused.split_at(authority_end);
+            let needle = format!(":{password}@");
+            match authority.rfind(&needle) {
+                Some(at) => format!(
+                    "{}:{PASSWORD_CANARY}@{}{rest}",
+                    &authority[..at],
+                    &authority[at + needle.len()..]
+                )
+                .into_bytes(),
+                None => defused.into_bytes(),
             }
         }
-        Some(password) => {
-            let replaced =
-                text.replacen(&format!(":{password}@"), &format!(":{PASSWORD_CANARY}@"), 1);
-            if replaced.matches(MARK).count() == 1 {
-                replaced.into_bytes()
-            } else {
-                replaced
-                    .replace(PASSWORD_CANARY, "pw")
-                    .replace(TOKEN_CANARY, "tok")
-                    .into_bytes()
-            }
-        }
-        None => defused(),
+        _ => defused.into_bytes(),
     }
 }
 
@@ -345,6 +349,22 @@ mod tests {
         let token = std::fs::read_to_string(&s.files[0].1).unwrap();
         assert_eq!(token, format!("{TOKEN_CANARY}abc{TOKEN_CANARY}\n"));
         assert_eq!(s.option_text("context").as_deref(), Some("dev"));
+    }
+
+    #[test]
+    fn a_canary_is_a_proxy_urls_password_or_nowhere() {
+        let url = |text: &str| String::from_utf8(with_password_canary(text.into())).unwrap();
+        assert_eq!(
+            url("http://u:pw@h:1/p"),
+            format!("http://u:{PASSWORD_CANARY}@h:1/p")
+        );
+        assert_eq!(url("h:3128"), "h:3128");
+        // What the proxy_url target's long run found: a password the URL reads as `%40`
+        // (written `@`), and the canary in the path.
+        let found = format!("http://usePrW@:@@prox/y.test:://user:{PASSWORD_CANARY}@proxy.test");
+        assert!(!url(&found).contains(MARK), "{}", url(&found));
+        let found = format!("http://u:pw@h/:pw@{PASSWORD_CANARY}");
+        assert_eq!(url(&found), format!("http://u:{PASSWORD_CANARY}@h/:pw@pw"));
     }
 
     #[test]
