@@ -290,14 +290,12 @@ pub fn with_password_canary(value: Vec<u8>) -> Vec<u8> {
     }
 }
 
-/// A variable that holds a secret: a token, key data, a password, or a proxy URL (whose
-/// password is one).
+/// A variable that holds a secret: a token, key data, a password. (A proxy URL holds one in
+/// its password only, which [`with_password_canary`] puts the canary in: no marker is.)
 pub fn is_secret_variable(name: &str) -> bool {
     let upper = name.to_ascii_uppercase();
-    is_token_variable(name)
-        || upper.contains("KEY_DATA")
-        || upper.contains("PASSWORD")
-        || is_proxy_variable(name)
+    !is_proxy_variable(name)
+        && (is_token_variable(name) || upper.contains("KEY_DATA") || upper.contains("PASSWORD"))
 }
 
 fn is_token_variable(name: &str) -> bool {
