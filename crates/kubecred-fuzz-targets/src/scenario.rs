@@ -246,10 +246,20 @@ pub fn with_token_canary(token: Vec<u8>) -> Vec<u8> {
 /// anywhere else in the URL (a path: no secret, rightly shown) removed. The URL is read as
 /// the sources read a proxy URL: `http://` is prepended when it has no `://`.
 pub fn with_password_canary(value: Vec<u8>) -> Vec<u8> {
+    password_canary(value, true)
+}
+
+/// Like [`with_password_canary`] for a URL read as written (a `kubectl proxy` URL: no
+/// `http://` is prepended, so `http:t@h` has the user `t`, as `url` reads it).
+pub fn with_url_password_canary(value: Vec<u8>) -> Vec<u8> {
+    password_canary(value, false)
+}
+
+fn password_canary(value: Vec<u8>, prefix: bool) -> Vec<u8> {
     let Ok(text) = std::str::from_utf8(&value) else {
         return value;
     };
-    let with_scheme = if text.contains("://") {
+    let with_scheme = if text.contains("://") || !prefix {
         text.to_owned()
     } else {
         format!("http://{text}")
@@ -363,6 +373,17 @@ mod tests {
         assert!(!url(&found).contains(MARK), "{}", url(&found));
         let found = format!("http://u:pw@h/:pw@{PASSWORD_CANARY}");
         assert_eq!(url(&found), format!("http://u:{PASSWORD_CANARY}@h/:pw@pw"));
+    }
+
+    #[test]
+    fn a_kubectl_proxy_url_is_read_as_written() {
+        // What the proxy_url target's third long run found: `http:t@h` is the user `t`.
+        let url = |text: &str| String::from_utf8(with_url_password_canary(text.into())).unwrap();
+        assert_eq!(url("http:t@127.0.0.1:8001"), "http:t@127.0.0.1:8001");
+        assert_eq!(
+            url("http://u:t@127.0.0.1:8001"),
+            format!("http://u:{PASSWORD_CANARY}@127.0.0.1:8001")
+        );
     }
 
     #[test]

@@ -142,7 +142,7 @@ pub fn proxy_url(data: &[u8]) {
     let url = scenario
         .option_text("url")
         .unwrap_or_else(|| "http://127.0.0.1:8001".to_owned());
-    let url = scenario::with_password_canary(url.into_bytes());
+    let url = scenario::with_url_password_canary(url.into_bytes());
     let url = defang(&String::from_utf8_lossy(&url), scenario.dir.path());
     let builder = ProxySource::builder()
         .url_from_variable("KUBECRED_PROXY_URL", url)
