@@ -392,3 +392,79 @@ async fn a_name_mismatch_with_a_certificate_of_600_names_stays_short() {
         "{rustls_error:?}"
     );
 }
+
+/// A TLS server on loopback presenting `cert` (signed by `key`) to every handshake; its URL.
+/// No request gets past the handshake in these tests, so it answers none.
+async fn presenting(cert: rcgen::Certificate, key: rcgen::KeyPair) -> String {
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(
+        vec![cert.der().clone()],
+        rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+    )
+    .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("https://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move { drop(acceptor.accept(tcp).await) });
+        }
+    });
+    url
+}
+
+/// An expired serving certificate: the refusal gives its end and the time here as dates.
+#[tokio::test]
+async fn an_expired_certificate_says_when_it_expired_in_dates() {
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca_pem = ca_params.self_signed(&ca_key).unwrap().pem();
+    let issuer = rcgen::Issuer::new(ca_params, ca_key);
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()]).unwrap();
+    params.not_before = rcgen::date_time_ymd(2019, 1, 1);
+    params.not_after = rcgen::date_time_ymd(2020, 2, 1);
+    let cert = params.signed_by(&key, &issuer).unwrap();
+    let url = presenting(cert, key).await;
+    let message = get_err(
+        env_client(&[
+            ("KUBE_HOST", url),
+            ("KUBE_CLUSTER_CA_CERT_DATA", ca_pem),
+            ("KUBE_TOKEN", TOKEN.to_owned()),
+        ]),
+        "expired",
+    )
+    .await;
+    assert!(
+        message.contains("the certificate expired at 2020-02-01T00:00:00Z (the time here is 20"),
+        "{message}"
+    );
+    assert!(!message.contains(TOKEN), "{message}");
+}
+
+/// A server presenting a CA certificate as its own (what `openssl req -x509` makes): rustls
+/// refuses it as a serving certificate; the refusal says so and where to give a CA.
+#[tokio::test]
+async fn a_ca_certificate_presented_as_the_servers_own_is_said_in_words() {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()]).unwrap();
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let cert = params.self_signed(&key).unwrap();
+    let url = presenting(cert, key).await;
+    let message = get_err(
+        env_client(&[("KUBE_HOST", url), ("KUBE_TOKEN", TOKEN.to_owned())]),
+        "a CA as the server's certificate",
+    )
+    .await;
+    assert!(
+        message.contains("the server presents a CA certificate (basicConstraints CA:true) as its own serving certificate, which rustls refuses: give the server a certificate that a CA issued, then set KUBE_CLUSTER_CA_CERT_FILE or KUBE_CLUSTER_CA_CERT_DATA to the CA that issued it"),
+        "{message}"
+    );
+}

@@ -27,6 +27,8 @@ pub(crate) struct Names {
     pub(crate) common_names: Vec<String>,
     /// The issuer's distinguished name (`CN=…`), if it parses.
     pub(crate) issuer: Option<String>,
+    /// Whether it says it is a CA (`basicConstraints CA:true`).
+    pub(crate) is_ca: bool,
 }
 
 impl Names {
@@ -53,6 +55,7 @@ impl Names {
             .filter_map(|cn| cn.as_str().ok().map(str::to_owned))
             .collect();
         names.issuer = Some(cert.issuer().to_string()).filter(|i| !i.is_empty());
+        names.is_ca = cert.is_ca();
         Some(names)
     }
 
@@ -237,6 +240,7 @@ mod tests {
             ips: ips.iter().map(|s| s.parse().unwrap()).collect(),
             common_names: cns.iter().map(|s| (*s).to_owned()).collect(),
             issuer: None,
+            is_ca: false,
         }
     }
 

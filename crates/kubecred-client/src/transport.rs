@@ -861,8 +861,38 @@ pub(crate) fn certificate_problem(
                 ),
             })
         }
+        E::ExpiredContext { time, not_after } => Some(format!(
+            "the certificate expired at {} (the time here is {})",
+            unix_time(*not_after),
+            unix_time(*time)
+        )),
+        E::NotValidYetContext { time, not_before } => Some(format!(
+            "the certificate is not valid before {} (the time here is {}: check this machine's clock)",
+            unix_time(*not_before),
+            unix_time(*time)
+        )),
+        // webpki's `CaUsedAsEndEntity`, which rustls carries as `Other`: the server presents
+        // a CA certificate (a self-signed one made with `openssl req -x509`, say) as its own.
+        E::Other(_) if names.as_ref().is_some_and(|n| n.is_ca) => {
+            let hint = endpoint
+                .ca_hint()
+                .map(|hint| format!(", then {hint}"))
+                .unwrap_or_default();
+            Some(format!(
+                "the server presents a CA certificate (basicConstraints CA:true) as its own \
+                 serving certificate, which rustls refuses: give the server a certificate that \
+                 a CA issued{hint}"
+            ))
+        }
         _ => None,
     }
+}
+
+/// `t` in RFC 3339 (UTC, seconds), or in seconds since the Unix epoch where RFC 3339 cannot
+/// write it.
+fn unix_time(t: UnixTime) -> String {
+    let at = std::time::UNIX_EPOCH + Duration::from_secs(t.as_secs());
+    crate::explain::rfc3339(at).unwrap_or_else(|| format!("{} s after the Unix epoch", t.as_secs()))
 }
 
 /// `true` when `error` is a certificate not valid for the name checked: rustls's message then
