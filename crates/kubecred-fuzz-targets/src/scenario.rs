@@ -280,7 +280,11 @@ fn password_canary(value: Vec<u8>, prefix: bool) -> Vec<u8> {
         // Another password: the canary replaces it where it is written, in the authority
         // (before the first `/` after the scheme), if it is written as the URL reads it.
         Some(password) if !password.contains(MARK) => {
-            let scheme_end = defused.find("://").map_or(0, |at| at + 3);
+            // As `url` reads a special scheme: the authority starts after the scheme's `:`
+            // and any slashes (`http:u:p@h` has one too), not at a later `://`.
+            let scheme_end = defused.find(':').map_or(0, |at| {
+                at + 1 + defused[at + 1..].bytes().take_while(|b| *b == b'/').count()
+            });
             let authority_end = defused[scheme_end..]
                 .find(['/', '?', '#'])
                 .map_or(defused.len(), |at| scheme_end + at);
@@ -380,6 +384,12 @@ mod tests {
         // What the proxy_url target's third long run found: `http:t@h` is the user `t`.
         let url = |text: &str| String::from_utf8(with_url_password_canary(text.into())).unwrap();
         assert_eq!(url("http:t@127.0.0.1:8001"), "http:t@127.0.0.1:8001");
+        // And its fourth: the authority is `t@0:t@306.https`, not what follows a later `://`.
+        let found = "http:t@0:t@306.https://api.exam:tG3:t@306.0.0`,";
+        assert_eq!(
+            url(found),
+            format!("http:t@0:{PASSWORD_CANARY}@306.https://api.exam:tG3:t@306.0.0`,")
+        );
         assert_eq!(
             url("http://u:t@127.0.0.1:8001"),
             format!("http://u:{PASSWORD_CANARY}@127.0.0.1:8001")
