@@ -185,12 +185,6 @@ where
     Ok(Response::from_parts(parts, body))
 }
 
-fn token(label: &str) -> Authentication {
-    Authentication::Token {
-        label: label.to_owned(),
-    }
-}
-
 /// The kubecred error of a failed call through the layer.
 fn kubecred_error(error: &BoxError) -> &Error {
     error
@@ -208,7 +202,7 @@ async fn requests_through_the_layer_carry_the_pods_token_over_kubecreds_tls() {
     let versions: serde_json::Value =
         serde_json::from_slice(fixture.send(fixture.get("/api")).await.unwrap().body()).unwrap();
     assert_eq!(versions["versions"][0], "v1");
-    assert_eq!(fixture.labels(), vec![token("pod"); 4]);
+    assert_eq!(fixture.labels(), vec![Authentication::token("pod"); 4]);
     assert_eq!(
         fixture.source.token_reads(),
         1,
@@ -227,13 +221,20 @@ async fn a_revoked_token_is_re_read_once_and_a_replayable_request_retried_with_t
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(
         fixture.labels(),
-        [token("pod"), Authentication::UnknownToken, token("rotated")],
+        [
+            Authentication::token("pod"),
+            Authentication::UnknownToken,
+            Authentication::token("rotated")
+        ],
         "one refused request, one retry with the rotated token"
     );
     assert_eq!((fixture.refreshes(), fixture.source.token_reads()), (1, 2));
 
     fixture.send(fixture.get("/version")).await.unwrap();
-    assert_eq!(fixture.labels().last(), Some(&token("rotated")));
+    assert_eq!(
+        fixture.labels().last(),
+        Some(&Authentication::token("rotated"))
+    );
     assert_eq!(fixture.source.token_reads(), 2, "no re-read once fresh");
 }
 
@@ -249,7 +250,11 @@ async fn without_credentials_at_hand_a_revoked_token_is_re_read_once_and_the_req
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(
         fixture.labels(),
-        [token("pod"), Authentication::UnknownToken, token("rotated")],
+        [
+            Authentication::token("pod"),
+            Authentication::UnknownToken,
+            Authentication::token("rotated")
+        ],
         "one refused request, one retry with the rotated token"
     );
     assert_eq!((fixture.refreshes(), fixture.source.token_reads()), (1, 2));
@@ -261,7 +266,10 @@ async fn without_credentials_at_hand_a_revoked_token_is_re_read_once_and_the_req
         fixture.send(with_body).await.unwrap().status(),
         StatusCode::OK
     );
-    assert_eq!(fixture.labels().last(), Some(&token("rotated")));
+    assert_eq!(
+        fixture.labels().last(),
+        Some(&Authentication::token("rotated"))
+    );
     assert_eq!(fixture.source.token_reads(), 2, "no re-read once fresh");
 }
 
@@ -281,7 +289,10 @@ async fn a_request_with_a_body_gets_the_401_and_the_next_request_goes_out_on_fre
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(
         fixture.labels(),
-        [Authentication::UnknownToken, token("rotated")]
+        [
+            Authentication::UnknownToken,
+            Authentication::token("rotated")
+        ]
     );
     assert_eq!(fixture.source.token_reads(), 2);
 }
@@ -320,7 +331,10 @@ async fn a_callers_own_authorization_header_is_left_alone_and_never_re_read_for(
 
     assert_eq!(
         fixture.labels(),
-        [token("caller"), Authentication::UnknownToken]
+        [
+            Authentication::token("caller"),
+            Authentication::UnknownToken
+        ]
     );
     assert_eq!(fixture.refreshes(), 0, "the caller's 401 is the caller's");
     assert_eq!(fixture.source.token_reads(), 1);
@@ -352,7 +366,7 @@ async fn twenty_concurrent_401s_cause_one_re_read_and_twenty_retries() {
     assert_eq!(
         (
             count(&Authentication::UnknownToken),
-            count(&token("rotated"))
+            count(&Authentication::token("rotated"))
         ),
         (20, 20),
         "{labels:?}"
@@ -398,7 +412,7 @@ async fn a_rotated_ca_bundle_is_followed_by_the_hyper_clients_new_connections() 
         .unwrap();
     let response = fixture.send(fixture.get("/api")).await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
-    assert_eq!(fixture.labels(), vec![token("pod"); 3]);
+    assert_eq!(fixture.labels(), vec![Authentication::token("pod"); 3]);
 }
 
 /// An inner service that records what reaches it and answers `200`: to prove what the layer

@@ -63,12 +63,6 @@ async fn handshake(client: &Client, pod: &Pod) -> std::io::Result<()> {
         .map(drop)
 }
 
-fn token(label: &str) -> Authentication {
-    Authentication::Token {
-        label: label.to_owned(),
-    }
-}
-
 #[tokio::test]
 async fn a_token_rotated_by_a_data_swap_is_used_after_the_period() {
     let (pod, clock, _source, client) = pod_on_a_test_clock().await;
@@ -78,7 +72,13 @@ async fn a_token_rotated_by_a_data_swap_is_used_after_the_period() {
     client.get("/api").await.unwrap();
     clock.advance(Duration::from_secs(60));
     client.get("/api").await.unwrap();
-    assert_eq!(labels(&pod), [token("pod"), token("rotated")]);
+    assert_eq!(
+        labels(&pod),
+        [
+            Authentication::token("pod"),
+            Authentication::token("rotated")
+        ]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -45,6 +45,7 @@ pub const SERVING_CERTIFICATE_SANS: &[&str] = &[
 ];
 
 /// How a request authenticated, as the stand-in server saw it. Never holds a token's value.
+/// [`Authentication::token`] builds the `Token` variant for assertions.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Authentication {
@@ -75,6 +76,15 @@ pub enum Authentication {
         /// The certificate's common name: the user name kube-apiserver would see.
         common_name: String,
     },
+}
+
+impl Authentication {
+    /// A registered bearer token's outcome, by its label: `Authentication::Token { label }`.
+    pub fn token(label: &str) -> Self {
+        Authentication::Token {
+            label: label.to_owned(),
+        }
+    }
 }
 
 /// One request the stand-in server received, recorded before it answered.
@@ -261,6 +271,16 @@ impl ApiServer {
     /// Forgets the requests received so far.
     pub fn clear_requests(&self) {
         lock(&self.state.requests).clear();
+    }
+
+    /// How each request received so far authenticated, in arrival order (a revoked token is
+    /// [`Authentication::UnknownToken`], answered `401`); then forgets them, so that the next
+    /// call says what came since.
+    pub fn take_authentications(&self) -> Vec<Authentication> {
+        std::mem::take(&mut *lock(&self.state.requests))
+            .into_iter()
+            .map(|r| r.authentication)
+            .collect()
     }
 
     /// Switches the serving certificate to one issued by `ca` (with the same SANs) for new

@@ -77,20 +77,7 @@ impl Laptop {
     /// How each request the server saw so far authenticated (a revoked token is
     /// `UnknownToken`, answered `401`), and forgets them.
     fn take_requests(&self) -> Vec<Authentication> {
-        let seen = self
-            .server
-            .requests()
-            .into_iter()
-            .map(|r| r.authentication)
-            .collect();
-        self.server.clear_requests();
-        seen
-    }
-}
-
-fn token(label: &str) -> Authentication {
-    Authentication::Token {
-        label: label.to_owned(),
+        self.server.take_authentications()
     }
 }
 
@@ -117,7 +104,10 @@ fn five_processes_with_the_cache_run_the_plugin_once_and_without_it_five_times()
         assert_eq!(body["versions"][0], "v1");
     }
     assert_eq!(laptop.plugin.runs(), 1, "one run for five processes");
-    assert_eq!(laptop.take_requests(), vec![token("plugin"); 5]);
+    assert_eq!(
+        laptop.take_requests(),
+        vec![Authentication::token("plugin"); 5]
+    );
     assert_eq!(mode(&laptop.cache()), 0o700);
     let cached = entries(&laptop.cache());
     assert_eq!(cached.len(), 1, "{cached:?}");
@@ -131,7 +121,10 @@ fn five_processes_with_the_cache_run_the_plugin_once_and_without_it_five_times()
         6,
         "without the cache, a run per process"
     );
-    assert_eq!(laptop.take_requests(), vec![token("plugin"); 5]);
+    assert_eq!(
+        laptop.take_requests(),
+        vec![Authentication::token("plugin"); 5]
+    );
 }
 
 #[test]
@@ -146,7 +139,10 @@ fn two_processes_started_together_run_the_plugin_once() {
         run.assert_success_body();
     }
     assert_eq!(laptop.plugin.runs(), 1);
-    assert_eq!(laptop.take_requests(), vec![token("plugin"); 2]);
+    assert_eq!(
+        laptop.take_requests(),
+        vec![Authentication::token("plugin"); 2]
+    );
 }
 
 #[test]
@@ -160,11 +156,14 @@ fn a_revoked_cached_token_costs_one_401_and_one_plugin_run() {
     laptop.get_cached().assert_success_body();
     assert_eq!(
         laptop.take_requests(),
-        [Authentication::UnknownToken, token("rotated")]
+        [
+            Authentication::UnknownToken,
+            Authentication::token("rotated")
+        ]
     );
     assert_eq!(laptop.plugin.runs(), 2, "one run after the 401");
     laptop.get_cached().assert_success_body();
-    assert_eq!(laptop.take_requests(), [token("rotated")]);
+    assert_eq!(laptop.take_requests(), [Authentication::token("rotated")]);
     assert_eq!(laptop.plugin.runs(), 2, "the new token was cached");
 }
 
@@ -203,7 +202,10 @@ fn the_bare_flag_uses_the_default_location_before_or_after_the_subcommand() {
         .kubecred(&["--exec-cache", "get", "/api"], &env)
         .assert_success_body();
     assert_eq!(laptop.plugin.runs(), 1, "one run for two processes");
-    assert_eq!(laptop.take_requests(), vec![token("plugin"); 2]);
+    assert_eq!(
+        laptop.take_requests(),
+        vec![Authentication::token("plugin"); 2]
+    );
     assert_eq!(entries(&xdg.join("kubecred/exec")).len(), 1);
     let report = laptop.kubecred(&["explain", "--exec-cache"], &env);
     report.assert_code(0);

@@ -73,20 +73,7 @@ impl Laptop {
 
     /// How each request the server saw so far authenticated, and forgets them.
     fn take_authentications(&self) -> Vec<Authentication> {
-        let seen = self
-            .server
-            .requests()
-            .into_iter()
-            .map(|r| r.authentication)
-            .collect();
-        self.server.clear_requests();
-        seen
-    }
-}
-
-fn token(label: &str) -> Authentication {
-    Authentication::Token {
-        label: label.to_owned(),
+        self.server.take_authentications()
     }
 }
 
@@ -102,7 +89,10 @@ fn a_token_user_reaches_the_stand_in_and_explain_names_the_file() {
         .kubecred(&["get", "/api"], &file)
         .assert_success_body();
     assert_eq!(body["versions"][0], "v1");
-    assert_eq!(laptop.take_authentications(), [token("alice")]);
+    assert_eq!(
+        laptop.take_authentications(),
+        [Authentication::token("alice")]
+    );
 
     let report = laptop
         .kubecred(&["explain", "--output", "json"], &file)
@@ -135,7 +125,7 @@ fn a_relative_token_file_follows_a_kubelet_style_rotation() {
         .assert_success_body();
     assert_eq!(
         laptop.take_authentications(),
-        [token("alice"), token("bob")]
+        [Authentication::token("alice"), Authentication::token("bob")]
     );
 }
 
@@ -180,7 +170,10 @@ fn a_ca_file_or_data_verifies_the_server() {
     }
     assert_eq!(
         laptop.take_authentications(),
-        [token("alice"), token("alice")]
+        [
+            Authentication::token("alice"),
+            Authentication::token("alice")
+        ]
     );
 }
 
@@ -230,7 +223,10 @@ fn insecure_skip_tls_verify_works_and_is_warned() {
         run.stderr.contains("insecure"),
         "no warning on stderr:\n{run:#?}"
     );
-    assert_eq!(laptop.take_authentications(), [token("alice")]);
+    assert_eq!(
+        laptop.take_authentications(),
+        [Authentication::token("alice")]
+    );
 }
 
 #[test]
@@ -258,7 +254,10 @@ fn tls_server_name_is_the_name_verified() {
     laptop
         .kubecred(&["get", "/api"], &file)
         .assert_success_body();
-    assert_eq!(laptop.take_authentications(), [token("alice")]);
+    assert_eq!(
+        laptop.take_authentications(),
+        [Authentication::token("alice")]
+    );
 
     // A name the serving certificate does not hold: the handshake fails, so the name is used.
     let file = laptop.write(
@@ -310,7 +309,10 @@ fn kubeconfig_lists_two_files_merged_by_client_go_rules() {
     // first definition wins); bob's token file relative to the second file's directory.
     let env = laptop.with_kubeconfig(&[&first, &missing, &second]);
     kubecred(&["get", "/api"], &env).assert_success_body();
-    assert_eq!(laptop.take_authentications(), [token("bob")]);
+    assert_eq!(
+        laptop.take_authentications(),
+        [Authentication::token("bob")]
+    );
 
     let report = kubecred(&["explain", "--output", "json"], &env).json();
     let source = source_report(&report, "kubeconfig");
@@ -355,7 +357,10 @@ fn the_kubeconfig_flag_beats_the_variable() {
     let env = laptop.with_kubeconfig(&[&first]);
     let args = ["get", "/api", "--kubeconfig", &path_str(&flagged)];
     kubecred(&args, &env).assert_success_body();
-    assert_eq!(laptop.take_authentications(), [token("bob")]);
+    assert_eq!(
+        laptop.take_authentications(),
+        [Authentication::token("bob")]
+    );
 }
 
 /// One file with the contexts `alice@stand-in` (namespace `team-b`, the current one) and
@@ -385,7 +390,7 @@ fn the_context_flag_chooses_and_an_unknown_one_lists_those_there_are() {
         .assert_success_body();
     assert_eq!(
         laptop.take_authentications(),
-        [token("bob"), token("alice")]
+        [Authentication::token("bob"), Authentication::token("alice")]
     );
 
     laptop
@@ -444,7 +449,10 @@ fn an_empty_kubeconfig_does_not_apply_and_the_chain_goes_on() {
         );
         assert_eq!(source_report(&report, "in-cluster")["outcome"], "chosen");
     }
-    assert_eq!(pod.authentications(), [token("pod"), token("pod")]);
+    assert_eq!(
+        pod.authentications(),
+        [Authentication::token("pod"), Authentication::token("pod")]
+    );
 }
 
 #[test]
@@ -534,7 +542,7 @@ fn basic_auth_and_impersonation_reach_the_stand_in() {
         .assert_success_body();
     let requests = laptop.server.requests();
     assert_eq!(requests.len(), 1);
-    assert_eq!(requests[0].authentication, token("alice"));
+    assert_eq!(requests[0].authentication, Authentication::token("alice"));
     let mut headers = requests[0].impersonation.clone();
     headers.sort();
     assert_eq!(
@@ -559,13 +567,16 @@ fn env_beats_kubeconfig_which_beats_in_cluster_and_a_broken_one_does_not_fall_th
     env.extend(pod.env_vars());
     kubecred(&["get", "/api"], &env).assert_success_body();
     assert!(laptop.server.requests().is_empty());
-    assert_eq!(pod.authentications(), [token("pod")]);
+    assert_eq!(pod.authentications(), [Authentication::token("pod")]);
 
     // kubeconfig before in-cluster.
     let mut env = laptop.with_kubeconfig(&[&file]);
     env.extend(pod.env.clone());
     kubecred(&["get", "/api"], &env).assert_success_body();
-    assert_eq!(laptop.take_authentications(), [token("alice")]);
+    assert_eq!(
+        laptop.take_authentications(),
+        [Authentication::token("alice")]
+    );
 
     // A broken kubeconfig stops the chain.
     let broken = laptop.dir.write_raw("broken", "clusters: [\n").unwrap();
@@ -574,7 +585,7 @@ fn env_beats_kubeconfig_which_beats_in_cluster_and_a_broken_one_does_not_fall_th
     kubecred(&["get", "/api"], &env).assert_failure(&["kubeconfig"]);
     assert_eq!(
         pod.authentications(),
-        [token("pod")],
+        [Authentication::token("pod")],
         "fell through to the pod"
     );
 }
@@ -601,7 +612,10 @@ fn an_exec_plugin_token_authenticates_in_v1_and_v1beta1() {
     }
     assert_eq!(
         laptop.take_authentications(),
-        [token("plugin"), token("plugin")]
+        [
+            Authentication::token("plugin"),
+            Authentication::token("plugin")
+        ]
     );
 }
 
@@ -654,7 +668,10 @@ fn a_relative_command_in_a_kubeconfig_named_by_a_relative_path_is_joined_once() 
     };
     run(&["get", "/api"]).assert_success_body();
     assert_eq!(plugin.runs(), 1);
-    assert_eq!(laptop.take_authentications(), [token("plugin")]);
+    assert_eq!(
+        laptop.take_authentications(),
+        [Authentication::token("plugin")]
+    );
     // explain names the command as the kubeconfig does.
     let explained = run(&["explain"]);
     explained.assert_code(0);
@@ -782,11 +799,11 @@ fn kubectl_agrees_on_the_identity_of_each_kubeconfig() {
         common_name: "dana".to_owned(),
     };
     let cases: Vec<(&str, User, Authentication)> = vec![
-        ("token", alice(), token("alice")),
+        ("token", alice(), Authentication::token("alice")),
         (
             "token-file",
             User::new("pod").token_file_path(laptop.dir.relative(&sa.token_path())),
-            token("bob"),
+            Authentication::token("bob"),
         ),
         (
             "client-certificate",
@@ -796,7 +813,7 @@ fn kubectl_agrees_on_the_identity_of_each_kubeconfig() {
         (
             "exec",
             User::new("laptop").exec(Exec::plugin(&plugin)),
-            token("plugin"),
+            Authentication::token("plugin"),
         ),
     ];
     for (name, user, expected) in cases {
@@ -819,15 +836,25 @@ fn kubectl_agrees_on_the_identity_of_each_kubeconfig() {
     let (first, second) = two_files(&laptop);
     let env = laptop.with_kubeconfig(&[&first, &second]);
     let (by_kubectl, by_kubecred) = both(&laptop, &[], &env);
-    assert!(!by_kubectl.is_empty() && by_kubectl.iter().all(|a| *a == token("bob")));
-    assert_eq!(by_kubecred, [token("bob")]);
+    assert!(
+        !by_kubectl.is_empty()
+            && by_kubectl
+                .iter()
+                .all(|a| *a == Authentication::token("bob"))
+    );
+    assert_eq!(by_kubecred, [Authentication::token("bob")]);
 
     // --context.
     let file = two_contexts(&laptop);
     let env = laptop.with_kubeconfig(&[&file]);
     let (by_kubectl, by_kubecred) = both(&laptop, &["--context", "bob@stand-in"], &env);
-    assert!(!by_kubectl.is_empty() && by_kubectl.iter().all(|a| *a == token("bob")));
-    assert_eq!(by_kubecred, [token("bob")]);
+    assert!(
+        !by_kubectl.is_empty()
+            && by_kubectl
+                .iter()
+                .all(|a| *a == Authentication::token("bob"))
+    );
+    assert_eq!(by_kubecred, [Authentication::token("bob")]);
 }
 
 // ---- no secret, at trace level ----
